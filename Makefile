@@ -1,0 +1,59 @@
+# lwsmail: `make run` starts the demo, `make test` runs the whole suite.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+RUN_DIR := .run
+PORT ?= 8000
+
+# The demo needs no external service: SQLite and Celery's filesystem broker.
+DEMO_ENV := DJANGO_DEBUG=1 \
+	DATABASE_URL=sqlite:///$(CURDIR)/$(RUN_DIR)/demo.sqlite3 \
+	CELERY_BROKER_URL=filesystem:// \
+	CELERY_FILESYSTEM_DIR=$(CURDIR)/$(RUN_DIR)/broker \
+	EMAIL_BACKEND=django.core.mail.backends.console.EmailBackend
+
+# Tests run against the real PostgreSQL and Redis of this machine (or those named).
+TEST_ENV := DJANGO_SECRET_KEY=tests-only-7c1e0b5d2f9a4e8c6b3d1f0a9e8d7c6b5a4f3e2d1c0b9a8 \
+	DJANGO_DEBUG=0 SECURE_SSL_REDIRECT=0 \
+	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/lwsmail} \
+	REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/15}
+
+.PHONY: install run demo test lint format bench clean
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/activate
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	mkdir -p $(RUN_DIR)
+	$(DEMO_ENV) $(PY) manage.py migrate --noinput
+	$(DEMO_ENV) $(PY) manage.py demo_load
+
+run: demo
+	@echo "lwsmail demo on http://127.0.0.1:$(PORT)/  (customer demo/demo, staff admin/admin)"
+	@trap 'kill 0' EXIT INT TERM; \
+	$(DEMO_ENV) $(BIN)/celery -A lwsmail worker --beat --loglevel=INFO --concurrency=2 \
+		--schedule=$(RUN_DIR)/celerybeat-schedule & \
+	$(DEMO_ENV) $(PY) manage.py runserver 127.0.0.1:$(PORT)
+
+test: install
+	$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(RUN_DIR) staticfiles .pytest_cache

@@ -1,0 +1,8 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class AbuseConfig(AppConfig):
+    name = "abuse"
+    verbose_name = "Mail abuse"

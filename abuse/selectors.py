@@ -1,0 +1,85 @@
+"""Read-only questions about blocks and unblocks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from abuse.models import Block, PolicySettings, Unblock
+from lwsmail.models import Hosting
+
+
+class Refusal:
+    NOTHING_BLOCKED = "nothing_blocked"
+    INTERVAL = "interval"
+    COMPLAINT_PERIOD = "complaint_period"
+
+
+REFUSAL_TEXT = {
+    Refusal.NOTHING_BLOCKED: _("No address of this hosting is blocked for mail abuse."),
+    Refusal.INTERVAL: _(
+        "Mailboxes can be unblocked once every %(days)s days; the next unblock is possible "
+        "from %(date)s."
+    ),
+    Refusal.COMPLAINT_PERIOD: _(
+        "The complaint period of the blocks is still running; unblocking is possible from %(date)s."
+    ),
+}
+
+
+@dataclass(frozen=True)
+class UnblockAvailability:
+    allowed: bool
+    reason: str | None = None
+    available_from: datetime | None = None
+    blocks: list[Block] = field(default_factory=list)
+    last_unblock: Unblock | None = None
+    uses_exceptional_grant: bool = False
+    interval_days: int = 90
+
+    def explanation(self) -> str:
+        if self.reason is None:
+            return ""
+        date = timezone.localtime(self.available_from) if self.available_from else None
+        return str(REFUSAL_TEXT[self.reason]) % {
+            "days": self.interval_days,
+            "date": f"{date:%Y-%m-%d %H:%M %Z}" if date else "",
+        }
+
+
+def hosting_abuse_blocks(*, hosting: Hosting, now: datetime | None = None) -> list[Block]:
+    """The hosting's active mail-abuse blocks (those Unblock mailboxes lifts)."""
+    return list(
+        Block.objects.active(now).mail_abuse().filter(hosting=hosting).order_by("target", "id")
+    )
+
+
+def unblock_availability(*, hosting: Hosting, now: datetime | None = None) -> UnblockAvailability:
+    """Whether Unblock mailboxes is allowed for `hosting` now, and if not, why and from when."""
+    now = now or timezone.now()
+    policy = PolicySettings.load()
+    blocks = hosting_abuse_blocks(hosting=hosting, now=now)
+    last = Unblock.objects.filter(hosting=hosting).order_by("-created_at").first()
+    common = {
+        "blocks": blocks,
+        "last_unblock": last,
+        "interval_days": policy.unblock_interval.days,
+    }
+    if not blocks:
+        return UnblockAvailability(False, Refusal.NOTHING_BLOCKED, **common)
+    within_interval = last is not None and now < last.created_at + policy.unblock_interval
+    grant = within_interval and hosting.has_exceptional_unblock()
+    waits = []
+    if within_interval and not grant:
+        waits.append((last.created_at + policy.unblock_interval, Refusal.INTERVAL))
+    complaint_end = max((b.complaint_ends_at for b in blocks if b.complaint_ends_at), default=None)
+    if complaint_end is not None and now < complaint_end:
+        waits.append((complaint_end, Refusal.COMPLAINT_PERIOD))
+    if waits:
+        # Say the later of the two dates: before it, pressing the button still fails.
+        available_from, reason = max(waits)
+        return UnblockAvailability(False, reason, available_from, **common)
+    return UnblockAvailability(True, uses_exceptional_grant=grant, **common)

@@ -1,0 +1,95 @@
+"""Writes on hostings and mailboxes, and the audit trail every service writes to."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from lwsmail.models import AuditEvent, Hosting, Mailbox
+from lwsmail.passwords import dovecot_hash
+
+MIN_MAILBOX_PASSWORD_LENGTH = 10
+
+
+class InvalidPassword(ValueError):
+    pass
+
+
+def _actor_kind(user: AbstractBaseUser | None) -> str:
+    if user is None:
+        return AuditEvent.ActorKind.SYSTEM
+    return AuditEvent.ActorKind.STAFF if user.is_staff else AuditEvent.ActorKind.CUSTOMER
+
+
+def audit_record(
+    *,
+    action: str,
+    actor: AbstractBaseUser | None = None,
+    hosting: Hosting | int | None = None,
+    subject: str = "",
+    data: dict[str, Any] | None = None,
+    client_ip: str | None = None,
+    at: datetime | None = None,
+) -> AuditEvent:
+    """Append one event to the audit trail."""
+    return AuditEvent.objects.create(
+        created_at=at or timezone.now(),
+        actor=actor,
+        actor_kind=_actor_kind(actor),
+        action=action,
+        hosting_id=hosting.pk if isinstance(hosting, Hosting) else hosting,
+        subject=subject[:300],
+        data=data or {},
+        client_ip=client_ip,
+    )
+
+
+def mailbox_set_password(
+    *, mailbox: Mailbox, password: str, user: AbstractBaseUser | None, client_ip: str | None = None
+) -> None:
+    """Store a new Dovecot-compatible hash for a mailbox, audited."""
+    if len(password) < MIN_MAILBOX_PASSWORD_LENGTH:
+        raise InvalidPassword(
+            f"The password must be at least {MIN_MAILBOX_PASSWORD_LENGTH} characters long."
+        )
+    if password.lower() in mailbox.address.lower():
+        raise InvalidPassword("The password must not contain the address.")
+    now = timezone.now()
+    with transaction.atomic():
+        Mailbox.objects.filter(pk=mailbox.pk).update(
+            password_hash=dovecot_hash(password), password_changed_at=now
+        )
+        audit_record(
+            action="mailbox.password_changed",
+            actor=user,
+            hosting=mailbox.domain.hosting_id,
+            subject=mailbox.address,
+            client_ip=client_ip,
+            at=now,
+        )
+    mailbox.refresh_from_db(fields=["password_hash", "password_changed_at"])
+
+
+def hosting_grant_exceptional_unblock(*, hosting: Hosting, user: AbstractBaseUser) -> bool:
+    """Let the hosting's next unblock through despite the 90-day rule, once; False if pending."""
+    now = timezone.now()
+    with transaction.atomic():
+        changed = Hosting.objects.filter(
+            pk=hosting.pk, exceptional_unblock_granted_at__isnull=True
+        ).update(exceptional_unblock_granted_at=now, exceptional_unblock_granted_by=user)
+        if changed:
+            audit_record(
+                action="hosting.exceptional_unblock_granted",
+                actor=user,
+                hosting=hosting,
+                subject=hosting.name,
+                at=now,
+            )
+    hosting.refresh_from_db(
+        fields=["exceptional_unblock_granted_at", "exceptional_unblock_granted_by"]
+    )
+    return bool(changed)

@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect
+from django.views.decorators.http import require_GET
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    if request.user.is_staff:
+        return redirect("admin:index")
+    return redirect("admin:index") if request.user.is_superuser else HttpResponse(status=204)
+
+
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return JsonResponse({"status": "ok"})

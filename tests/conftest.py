@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+import os
+
+import pytest
+import redis as redis_lib
+from django.conf import settings
+from django.db import connection
+
+from lwsmail.models import Mailbox
+from tests.factories import DomainFactory, MailboxFactory
+
+
+def pytest_report_header(config) -> list[str]:
+    return [f"CI={os.environ.get('CI', '')!r}; services are required, never skipped"]
+
+
+@pytest.fixture(autouse=True)
+def _postgresql_only(request) -> None:
+    # The suite proves behaviour on PostgreSQL (locks, partial indexes); SQLite proves nothing.
+    if "django_db_setup" in request.fixturenames or request.node.get_closest_marker("django_db"):
+        assert connection.vendor == "postgresql", "tests must run on PostgreSQL (DATABASE_URL)"
+
+
+@pytest.fixture
+def redis_client() -> redis_lib.Redis:
+    client = redis_lib.Redis.from_url(settings.REDIS_URL)
+    try:
+        client.ping()
+    except redis_lib.exceptions.ConnectionError as exc:
+        pytest.fail(f"Redis is required at {settings.REDIS_URL}: {exc}")
+    return client
+
+
+@pytest.fixture
+def mailbox(db) -> Mailbox:
+    return MailboxFactory(domain=DomainFactory())

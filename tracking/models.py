@@ -1,0 +1,116 @@
+"""Every outbound message, its Rspamd verdict, and its content for 72 hours."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from lwsmail.models import Domain, Hosting, Mailbox
+
+CONTENT_RETENTION = timedelta(hours=72)
+
+
+class Source(models.TextChoices):
+    MAILBOX = "mailbox", _("mailbox (SMTP)")
+    WEBSITE = "website", _("website script")
+
+
+class Status(models.TextChoices):
+    SENT = "sent", _("sent")
+    REJECTED = "rejected", _("rejected")
+    BLOCKED = "blocked", _("blocked")
+
+
+class OutboundMessageQuerySet(models.QuerySet["OutboundMessage"]):
+    def spam(self) -> OutboundMessageQuerySet:
+        return self.filter(is_spam=True)
+
+    def newest_first(self) -> OutboundMessageQuerySet:
+        return self.order_by("-sent_at", "-id")
+
+    def unattributed(self) -> OutboundMessageQuerySet:
+        return self.filter(domain__isnull=True)
+
+
+class OutboundMessage(models.Model):
+    # Unique on the message's identity, so recording the same report twice stores it once.
+    identity = models.CharField(max_length=64, unique=True)
+    hosting = models.ForeignKey(
+        Hosting, null=True, blank=True, on_delete=models.PROTECT, related_name="messages"
+    )
+    domain = models.ForeignKey(
+        Domain, null=True, blank=True, on_delete=models.PROTECT, related_name="messages"
+    )
+    mailbox = models.ForeignKey(
+        Mailbox, null=True, blank=True, on_delete=models.PROTECT, related_name="messages"
+    )
+    sender = models.CharField(_("sender"), max_length=254)
+    authenticated_user = models.CharField(max_length=254, blank=True)
+    source = models.CharField(max_length=16, choices=Source.choices)
+    script = models.CharField(max_length=500, blank=True, help_text="Originating website script")
+    recipients = models.JSONField(default=list)
+    recipients_text = models.TextField(blank=True, help_text="Recipients joined, for search")
+    subject = models.CharField(max_length=998, blank=True)
+    size = models.PositiveIntegerField(default=0)
+    rspamd_server = models.CharField(max_length=255, blank=True)
+    queue_id = models.CharField(max_length=64, blank=True)
+    message_id = models.CharField(max_length=998, blank=True)
+    client_ip = models.GenericIPAddressField(null=True, blank=True)
+    sent_at = models.DateTimeField()
+    received_at = models.DateTimeField(default=timezone.now)
+    score = models.FloatField()
+    required_score = models.FloatField(null=True, blank=True)
+    action = models.CharField(max_length=32, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.SENT)
+    # Decided when recorded (score over the threshold, or rejected), so later threshold
+    # edits never change what was already counted.
+    is_spam = models.BooleanField(default=False)
+    code = models.CharField(
+        max_length=16, blank=True, help_text="L-SPAM code this message caused or met"
+    )
+
+    objects = OutboundMessageQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-sent_at", "-id"]
+        indexes = [
+            models.Index(fields=["hosting", "-sent_at", "-id"], name="msg_hosting_recent"),
+            models.Index(fields=["mailbox", "-sent_at", "-id"], name="msg_mailbox_recent"),
+            models.Index(
+                fields=["mailbox", "sent_at"], condition=Q(is_spam=True), name="msg_mailbox_spam"
+            ),
+            models.Index(
+                fields=["domain", "sent_at"], condition=Q(is_spam=True), name="msg_domain_spam"
+            ),
+            models.Index(
+                fields=["-received_at"], condition=Q(domain__isnull=True), name="msg_unattributed"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sent_at:%Y-%m-%d %H:%M} {self.sender} {self.subject[:40]}"
+
+    def content_expires_at(self) -> datetime:
+        return self.sent_at + CONTENT_RETENTION
+
+    def content_available(self, now: datetime | None = None) -> bool:
+        return (now or timezone.now()) < self.content_expires_at()
+
+
+class MessageContent(models.Model):
+    """The raw message and spam report, kept for 72 hours after sending."""
+
+    message = models.OneToOneField(
+        OutboundMessage, primary_key=True, on_delete=models.CASCADE, related_name="content"
+    )
+    expires_at = models.DateTimeField(db_index=True)
+    raw = models.BinaryField()
+    # Rspamd's symbols as it reports them: {name: {score, description, options}}.
+    symbols = models.JSONField(default=dict)
+
+    def __str__(self) -> str:
+        return f"content of {self.message_id}"

@@ -1,0 +1,152 @@
+"""Recording outbound messages: attribution, idempotent storage, and the policy engine."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from abuse.models import Block, PolicySettings
+from abuse.policy import spam_evaluate
+from lwsmail.models import Domain, Mailbox
+from tracking.models import CONTENT_RETENTION, MessageContent, OutboundMessage, Source, Status
+
+
+@dataclass(frozen=True)
+class MessageData:
+    """One outbound message as Rspamd saw it: plain data, as tasks pass it around."""
+
+    sender: str
+    recipients: list[str]
+    sent_at: datetime
+    score: float
+    action: str = ""
+    required_score: float | None = None
+    authenticated_user: str = ""
+    subject: str = ""
+    size: int = 0
+    queue_id: str = ""
+    rspamd_server: str = ""
+    message_id: str = ""
+    client_ip: str | None = None
+    script: str = ""
+    symbols: dict[str, Any] = field(default_factory=dict)
+    raw: bytes = b""
+
+    def identity(self) -> str:
+        """Rspamd server + queue id, else Message-ID + sender + time, else the bytes."""
+        if self.queue_id:
+            key = f"q\0{self.rspamd_server}\0{self.queue_id}"
+        elif self.message_id:
+            key = f"m\0{self.message_id}\0{self.sender.lower()}\0{self.sent_at.isoformat()}"
+        else:
+            digest = hashlib.sha256(self.raw).hexdigest()
+            key = f"r\0{digest}\0{self.sender.lower()}\0{self.sent_at.isoformat()}"
+        return hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Attribution:
+    source: str
+    domain: Domain | None = None
+    mailbox: Mailbox | None = None
+
+
+@dataclass(frozen=True)
+class RecordResult:
+    message: OutboundMessage
+    created: bool
+    blocks: list[Block]
+
+
+def _domain_of(address: str) -> str:
+    return address.rpartition("@")[2].lower().rstrip(".")
+
+
+def message_attribute(data: MessageData) -> Attribution:
+    """Who sent it: the authenticated mailbox, else a website script of the sender's domain,
+    else the envelope sender's mailbox, else just the domain (website)."""
+    if data.authenticated_user:
+        mailbox = (
+            Mailbox.objects.select_related("domain")
+            .filter(address=data.authenticated_user.lower())
+            .first()
+        )
+        if mailbox is not None:
+            return Attribution(Source.MAILBOX, mailbox.domain, mailbox)
+    sender = data.sender.lower()
+    if not data.script and not data.authenticated_user:
+        mailbox = Mailbox.objects.select_related("domain").filter(address=sender).first()
+        if mailbox is not None:
+            return Attribution(Source.MAILBOX, mailbox.domain, mailbox)
+    domain = Domain.objects.filter(name=_domain_of(sender)).first() if "@" in sender else None
+    if domain is None and data.authenticated_user:
+        return Attribution(Source.MAILBOX)
+    return Attribution(Source.WEBSITE, domain)
+
+
+def message_record(*, data: MessageData, now: datetime | None = None) -> RecordResult:
+    """Store one outbound message once, with its content for 72 h, and feed spam to the
+    policy engine; recording the same message again changes nothing."""
+    now = now or timezone.now()
+    identity = data.identity()
+    attribution = message_attribute(data)
+    policy = PolicySettings.load()
+    rejected = data.action == "reject"
+    try:
+        with transaction.atomic():
+            if attribution.domain is not None:
+                # Serialises every message of one domain: window counts and block
+                # creation for its addresses and for itself never interleave.
+                Domain.objects.select_for_update().filter(pk=attribution.domain.pk).first()
+            existing = OutboundMessage.objects.filter(identity=identity).first()
+            if existing is not None:
+                return RecordResult(existing, False, [])
+            message = OutboundMessage.objects.create(
+                identity=identity,
+                hosting_id=attribution.domain.hosting_id if attribution.domain else None,
+                domain=attribution.domain,
+                mailbox=attribution.mailbox,
+                sender=data.sender[:254],
+                authenticated_user=data.authenticated_user[:254],
+                source=attribution.source,
+                script=data.script[:500],
+                recipients=list(data.recipients),
+                recipients_text=" ".join(data.recipients).lower(),
+                subject=data.subject[:998],
+                size=data.size or len(data.raw),
+                rspamd_server=data.rspamd_server[:255],
+                queue_id=data.queue_id[:64],
+                message_id=data.message_id[:998],
+                client_ip=data.client_ip or None,
+                sent_at=data.sent_at,
+                received_at=now,
+                score=data.score,
+                required_score=data.required_score,
+                action=data.action[:32],
+                status=Status.REJECTED if rejected else Status.SENT,
+                is_spam=rejected or data.score > policy.spam_score_threshold,
+            )
+            if now < data.sent_at + CONTENT_RETENTION:
+                MessageContent.objects.create(
+                    message=message,
+                    expires_at=data.sent_at + CONTENT_RETENTION,
+                    raw=data.raw,
+                    symbols=data.symbols,
+                )
+            blocks = spam_evaluate(message=message, now=now)
+            if blocks:
+                message.code = max(blocks, key=lambda b: b.rank).code
+                OutboundMessage.objects.filter(pk=message.pk).update(code=message.code)
+    except IntegrityError:
+        # A concurrent worker stored the same identity first (unattributed messages
+        # take no lock); theirs is the record.
+        existing = OutboundMessage.objects.filter(identity=identity).first()
+        if existing is None:
+            raise
+        return RecordResult(existing, False, [])
+    return RecordResult(message, True, blocks)
