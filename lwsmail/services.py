@@ -56,8 +56,8 @@ def mailbox_set_password(
         raise InvalidPassword(
             f"The password must be at least {MIN_MAILBOX_PASSWORD_LENGTH} characters long."
         )
-    if password.lower() in mailbox.address.lower():
-        raise InvalidPassword("The password must not contain the address.")
+    if mailbox.address.partition("@")[0].lower() in password.lower():
+        raise InvalidPassword("The password must not contain the name of the address.")
     now = timezone.now()
     with transaction.atomic():
         Mailbox.objects.filter(pk=mailbox.pk).update(

@@ -11,6 +11,15 @@ from lwsmail.models import Mailbox
 from tests.factories import DomainFactory, MailboxFactory
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _collected_static() -> None:
+    # Tests run with production settings: WhiteNoise's manifest must exist, as it does
+    # after `collectstatic` in every deployment.
+    from django.core.management import call_command
+
+    call_command("collectstatic", interactive=False, verbosity=0)
+
+
 def pytest_report_header(config) -> list[str]:
     return [f"CI={os.environ.get('CI', '')!r}; services are required, never skipped"]
 

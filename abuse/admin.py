@@ -1,0 +1,135 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
+
+from abuse.models import Block, PolicySettings, PolicyTier, Unblock
+from abuse.services import block_lift
+from lwsmail.admin_audit import AuditedAdmin, ReadOnlyAdmin
+
+
+@admin.register(PolicySettings)
+class PolicySettingsAdmin(AuditedAdmin):
+    list_display = ["__str__", "spam_score_threshold", "unblock_interval"]
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return not PolicySettings.objects.exists()
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(PolicyTier)
+class PolicyTierAdmin(AuditedAdmin):
+    list_display = [
+        "code",
+        "scope",
+        "rank",
+        "threshold",
+        "window",
+        "block_duration",
+        "complaint_period",
+        "notify_customer",
+        "enabled",
+    ]
+    list_editable = [
+        "threshold",
+        "window",
+        "block_duration",
+        "complaint_period",
+        "notify_customer",
+        "enabled",
+    ]
+    list_filter = ["scope", "enabled"]
+    search_fields = ["code"]
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # blocks refer to tiers; disable a tier instead
+
+
+class StateFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("active", "Active"),
+            ("expired", "Ended, not yet swept"),
+            ("lifted", "Lifted"),
+        ]
+
+    def queryset(self, request, queryset: QuerySet[Block]) -> QuerySet[Block]:
+        now = timezone.now()
+        if self.value() == "active":
+            return queryset.active(now)
+        if self.value() == "expired":
+            return queryset.expired(now)
+        if self.value() == "lifted":
+            return queryset.filter(lifted_at__isnull=False)
+        return queryset
+
+
+class KindFilter(admin.SimpleListFilter):
+    title = "kind"
+    parameter_name = "kind"
+
+    def lookups(self, request, model_admin):
+        return [("abuse", "Mail abuse (until unblocked)"), ("timed", "Timed")]
+
+    def queryset(self, request, queryset: QuerySet[Block]) -> QuerySet[Block]:
+        if self.value() == "abuse":
+            return queryset.filter(ends_at__isnull=True)
+        if self.value() == "timed":
+            return queryset.filter(~Q(ends_at=None))
+        return queryset
+
+
+@admin.register(Block)
+class BlockAdmin(ReadOnlyAdmin):
+    list_display = [
+        "target",
+        "code",
+        "scope",
+        "hosting",
+        "started_at",
+        "ends_at",
+        "complaint_ends_at",
+        "is_active_now",
+        "lifted_at",
+        "lift_reason",
+        "lifted_by",
+    ]
+    list_filter = [StateFilter, "code", KindFilter, "scope", "lift_reason"]
+    list_select_related = ["hosting", "lifted_by"]
+    search_fields = [
+        "target",
+        "domain__name",
+        "mailbox__address",
+        "hosting__name",
+        "hosting__customer__name",
+    ]
+    readonly_fields = [f.name for f in Block._meta.fields]
+    actions = ["lift_selected"]
+    show_full_result_count = False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return obj is None and request.user.has_perm("abuse.change_block")
+
+    @admin.display(boolean=True, description="active")
+    def is_active_now(self, obj: Block) -> bool:
+        return obj.is_active()
+
+    @admin.action(description="Lift selected blocks", permissions=["change"])
+    def lift_selected(self, request: HttpRequest, queryset: QuerySet[Block]) -> None:
+        lifted = sum(block_lift(block=b, user=request.user) for b in queryset.unlifted())
+        self.message_user(request, f"{lifted} block(s) lifted.")
+
+
+@admin.register(Unblock)
+class UnblockAdmin(ReadOnlyAdmin):
+    list_display = ["hosting", "created_at", "user", "client_ip", "used_exceptional_grant"]
+    list_select_related = ["hosting", "user"]
+    search_fields = ["hosting__name", "hosting__customer__name", "user__username"]
+    readonly_fields = [f.name for f in Unblock._meta.fields]

@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from lwsmail.admin_audit import AuditedAdmin, ReadOnlyAdmin
+from lwsmail.models import AuditEvent, CustomerAccount, Domain, Hosting, Mailbox
+from lwsmail.services import hosting_grant_exceptional_unblock
+
+
+class HostingInline(admin.TabularInline):
+    model = Hosting
+    fields = ["name"]
+    extra = 0
+    show_change_link = True
+
+
+@admin.register(CustomerAccount)
+class CustomerAccountAdmin(AuditedAdmin):
+    list_display = ["name", "contact_email", "language", "created_at"]
+    list_filter = ["language"]
+    search_fields = [
+        "name",
+        "contact_email",
+        "users__username",
+        "users__email",
+        "hostings__name",
+        "hostings__domains__name",
+        "hostings__domains__mailboxes__address",
+    ]
+    filter_horizontal = ["users"]
+    inlines = [HostingInline]
+
+
+class DomainInline(admin.TabularInline):
+    model = Domain
+    extra = 0
+    show_change_link = True
+
+
+@admin.register(Hosting)
+class HostingAdmin(AuditedAdmin):
+    list_display = ["name", "customer", "exceptional_unblock_granted_at", "created_at"]
+    list_select_related = ["customer"]
+    search_fields = [
+        "name",
+        "customer__name",
+        "customer__contact_email",
+        "domains__name",
+        "domains__mailboxes__address",
+    ]
+    readonly_fields = ["exceptional_unblock_granted_at", "exceptional_unblock_granted_by"]
+    autocomplete_fields = ["customer"]
+    inlines = [DomainInline]
+    actions = ["grant_exceptional_unblock"]
+
+    @admin.action(description="Grant one exceptional unblock (despite the 90-day rule)")
+    def grant_exceptional_unblock(self, request: HttpRequest, queryset: QuerySet[Hosting]) -> None:
+        granted = [
+            h for h in queryset if hosting_grant_exceptional_unblock(hosting=h, user=request.user)
+        ]
+        if granted:
+            self.message_user(request, f"Exceptional unblock granted to {len(granted)} hosting(s).")
+        if len(granted) < queryset.count():
+            self.message_user(
+                request,
+                "Some hostings already had an unused exceptional unblock.",
+                level=messages.WARNING,
+            )
+
+
+class MailboxInline(admin.TabularInline):
+    model = Mailbox
+    fields = ["address", "password_changed_at"]
+    readonly_fields = ["password_changed_at"]
+    extra = 0
+    show_change_link = True
+
+
+@admin.register(Domain)
+class DomainAdmin(AuditedAdmin):
+    list_display = ["name", "hosting"]
+    list_select_related = ["hosting"]
+    search_fields = ["name", "hosting__name", "hosting__customer__name", "mailboxes__address"]
+    autocomplete_fields = ["hosting"]
+    inlines = [MailboxInline]
+
+
+@admin.register(Mailbox)
+class MailboxAdmin(AuditedAdmin):
+    list_display = ["address", "domain", "password_changed_at", "created_at"]
+    list_select_related = ["domain"]
+    search_fields = [
+        "address",
+        "domain__name",
+        "domain__hosting__name",
+        "domain__hosting__customer__name",
+    ]
+    # The hash is written only by the password service; staff never see or type it.
+    exclude = ["password_hash"]
+    readonly_fields = ["password_changed_at"]
+    autocomplete_fields = ["domain"]
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    list_display = [
+        "created_at",
+        "action",
+        "subject",
+        "actor",
+        "actor_kind",
+        "hosting",
+        "client_ip",
+    ]
+    list_filter = ["actor_kind", "action"]
+    list_select_related = ["actor", "hosting"]
+    search_fields = ["subject", "hosting__name", "hosting__customer__name", "actor__username"]
+    show_full_result_count = False

@@ -1,0 +1,146 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+
+from abuse.models import Block, PolicyTier
+from lwsmail.models import AuditEvent
+from tests.abuse.helpers import spam_at, standing
+from tests.factories import MailboxFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staff_client(client):
+    staff = UserFactory(username="support", is_staff=True, is_superuser=True)
+    client.force_login(staff)
+    client.staff = staff
+    return client
+
+
+@pytest.fixture
+def blocked(mailbox):
+    from django.utils import timezone
+
+    spam_at(mailbox.address, timezone.now() - timedelta(days=2), 40)
+    return standing(mailbox.address)
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        "lwsmail/customeraccount",
+        "lwsmail/hosting",
+        "lwsmail/domain",
+        "lwsmail/mailbox",
+        "lwsmail/auditevent",
+        "abuse/block",
+        "abuse/unblock",
+        "abuse/policytier",
+        "abuse/policysettings",
+        "tracking/outboundmessage",
+    ],
+)
+def test_every_model_list_is_searchable_by_address(staff_client, blocked, model):
+    response = staff_client.get(f"/admin/{model}/", {"q": blocked.target})
+
+    assert response.status_code == 200
+
+
+def test_staff_find_a_block_by_address_domain_and_customer(staff_client, blocked):
+    url = reverse("admin:abuse_block_changelist")
+    hosting = blocked.hosting
+    for query in [blocked.target, blocked.domain.name, hosting.customer.name]:
+        response = staff_client.get(url, {"q": query})
+        assert blocked.target in response.content.decode(), query
+
+
+def test_staff_filter_blocks_by_code_and_state(staff_client, blocked, mailbox):
+    other = MailboxFactory()
+    from django.utils import timezone
+
+    spam_at(other.address, timezone.now())
+    url = reverse("admin:abuse_block_changelist")
+
+    by_code = staff_client.get(url, {"code": "L-SPAM20"}).content.decode()
+    active = staff_client.get(url, {"state": "active", "kind": "timed"}).content.decode()
+
+    assert mailbox.address in by_code and other.address not in by_code
+    assert other.address in active and mailbox.address not in active
+
+
+def test_staff_lift_selected_blocks_and_it_is_audited(staff_client, blocked):
+    response = staff_client.post(
+        reverse("admin:abuse_block_changelist"),
+        {"action": "lift_selected", "_selected_action": [blocked.pk]},
+        follow=True,
+    )
+
+    assert "1 block(s) lifted." in response.content.decode()
+    blocked.refresh_from_db()
+    assert (blocked.lift_reason, blocked.lifted_by) == ("staff", staff_client.staff)
+    event = AuditEvent.objects.get(action="block.lifted")
+    assert (event.actor, event.actor_kind, event.subject) == (
+        staff_client.staff,
+        "staff",
+        blocked.target,
+    )
+
+
+def test_staff_grant_an_exceptional_unblock_and_it_is_audited(staff_client, blocked):
+    hosting = blocked.hosting
+    staff_client.post(
+        reverse("admin:lwsmail_hosting_changelist"),
+        {"action": "grant_exceptional_unblock", "_selected_action": [hosting.pk]},
+    )
+
+    hosting.refresh_from_db()
+    assert hosting.exceptional_unblock_granted_by == staff_client.staff
+    assert AuditEvent.objects.filter(
+        action="hosting.exceptional_unblock_granted", actor=staff_client.staff
+    ).exists()
+
+
+def test_staff_edit_the_policy_table_and_it_is_audited(staff_client):
+    tier = PolicyTier.objects.get(code="L-SPAM11")
+    response = staff_client.post(
+        reverse("admin:abuse_policytier_change", args=[tier.pk]),
+        {
+            "code": "L-SPAM11",
+            "scope": "domain",
+            "rank": 11,
+            "threshold": 25,
+            "window": "1 00:00:00",
+            "block_duration": "1 00:00:00",
+            "complaint_period": "",
+            "enabled": "on",
+        },
+    )
+
+    assert response.status_code == 302
+    tier.refresh_from_db()
+    assert tier.threshold == 25
+    event = AuditEvent.objects.get(action="admin.policytier.changed")
+    assert event.actor == staff_client.staff
+    assert "Threshold" in event.data["change"]
+
+
+def test_blocks_cannot_be_edited_by_hand(staff_client, blocked):
+    url = reverse("admin:abuse_block_change", args=[blocked.pk])
+
+    response = staff_client.post(url, {"code": "L-SPAM00"})
+
+    assert response.status_code == 403
+    assert Block.objects.get(pk=blocked.pk).code == "L-SPAM20"
+
+
+def test_customers_cannot_open_the_admin(client):
+    client.force_login(UserFactory())
+
+    response = client.get("/admin/abuse/block/")
+
+    assert response.status_code == 302
+    assert "/admin/login/" in response["Location"]

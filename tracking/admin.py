@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from django.contrib import admin
+
+from lwsmail.admin_audit import ReadOnlyAdmin
+from tracking.models import OutboundMessage
+
+
+@admin.register(OutboundMessage)
+class OutboundMessageAdmin(ReadOnlyAdmin):
+    list_display = [
+        "sent_at",
+        "sender",
+        "source",
+        "subject",
+        "score",
+        "status",
+        "is_spam",
+        "code",
+        "hosting",
+    ]
+    list_filter = ["status", "source", "is_spam", "code"]
+    list_select_related = ["hosting"]
+    search_fields = [
+        "=sender",
+        "=domain__name",
+        "=hosting__name",
+        "hosting__customer__name",
+        "=queue_id",
+        "=message_id",
+    ]
+    readonly_fields = [f.name for f in OutboundMessage._meta.fields]
+    # At millions of rows an exact COUNT(*) per page is the slowest part of the list.
+    show_full_result_count = False
+    list_per_page = 50
