@@ -156,11 +156,19 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
+# Each beat entry expires before its next run, so a backlog never piles up duplicates.
+BEAT_LIFT_EXPIRED_SECONDS = env.int("BEAT_LIFT_EXPIRED_SECONDS", default=30)
+BEAT_SWEEP_CONTENT_SECONDS = env.int("BEAT_SWEEP_CONTENT_SECONDS", default=600)
 CELERY_BEAT_SCHEDULE = {
     "lift-expired-blocks": {
         "task": "abuse.tasks.lift_expired_blocks",
-        "schedule": timedelta(seconds=env.int("BEAT_LIFT_EXPIRED_SECONDS", default=30)),
-        "options": {"expires": 25},
+        "schedule": timedelta(seconds=BEAT_LIFT_EXPIRED_SECONDS),
+        "options": {"expires": BEAT_LIFT_EXPIRED_SECONDS * 0.8},
+    },
+    "sweep-message-content": {
+        "task": "tracking.tasks.sweep_message_content",
+        "schedule": timedelta(seconds=BEAT_SWEEP_CONTENT_SECONDS),
+        "options": {"expires": BEAT_SWEEP_CONTENT_SECONDS * 0.8},
     },
 }
 

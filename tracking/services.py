@@ -150,3 +150,22 @@ def message_record(*, data: MessageData, now: datetime | None = None) -> RecordR
             raise
         return RecordResult(existing, False, [])
     return RecordResult(message, True, blocks)
+
+
+def message_contents_sweep(*, now: datetime | None = None, batch_size: int = 5000) -> int:
+    """Delete message content and spam reports past their 72 hours, in index-driven batches
+    so each transaction stays short whatever the table's size; returns how many."""
+    now = now or timezone.now()
+    total = 0
+    while True:
+        with transaction.atomic():
+            pks = list(
+                MessageContent.objects.filter(expires_at__lte=now)
+                .order_by("expires_at")
+                .values_list("pk", flat=True)[:batch_size]
+            )
+            if not pks:
+                return total
+            total += MessageContent.objects.filter(pk__in=pks, expires_at__lte=now).delete()[0]
+        if len(pks) < batch_size:
+            return total
