@@ -20,7 +20,7 @@ TEST_ENV := DJANGO_SECRET_KEY=tests-only-7c1e0b5d2f9a4e8c6b3d1f0a9e8d7c6b5a4f3e2
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/lwsmail} \
 	REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/15}
 
-.PHONY: install run demo test lint format bench clean
+.PHONY: install run demo test lint format bench bench-engine clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -33,7 +33,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/activate
 install: $(VENV)/.installed
 
 demo: install
-	mkdir -p $(RUN_DIR)
+	rm -rf $(RUN_DIR) && mkdir -p $(RUN_DIR)
 	$(DEMO_ENV) $(PY) manage.py migrate --noinput
 	$(DEMO_ENV) $(PY) manage.py demo_load
 
@@ -54,6 +54,11 @@ lint: install
 format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+bench: bench-engine
+
+bench-engine: install
+	$(TEST_ENV) $(PY) bench/engine.py
 
 clean:
 	rm -rf $(RUN_DIR) staticfiles .pytest_cache

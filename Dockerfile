@@ -1,0 +1,18 @@
+FROM python:3.11-slim-bookworm
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
+WORKDIR /app
+RUN useradd --system --home /app lwsmail
+
+COPY pyproject.toml README.md ./
+COPY lwsmail lwsmail
+COPY abuse abuse
+COPY tracking tracking
+RUN pip install .
+COPY . .
+# collectstatic needs settings that import; the real key comes from the environment at run time.
+RUN DJANGO_SECRET_KEY=build-only-not-secret python manage.py collectstatic --noinput
+
+USER lwsmail
+EXPOSE 8000
+CMD ["gunicorn", "lwsmail.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]

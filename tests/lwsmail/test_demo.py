@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from abuse.models import Block
+from lwsmail.models import Hosting
+from tracking.models import MessageContent, OutboundMessage
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_demo_has_two_hostings_an_l_spam20_and_a_timed_l_spam00(client):
+    call_command("demo_load")
+
+    assert Hosting.objects.count() == 2
+    active = {b.target: b for b in Block.objects.active()}
+    assert active["contact@boulangerie-martin.fr"].code == "L-SPAM20"
+    assert active["luca@blog-voyages.it"].code == "L-SPAM00"
+    assert active["luca@blog-voyages.it"].ends_at is not None
+    assert OutboundMessage.objects.count() > 400
+    # Content only for the last 72 hours, as the sweep leaves it.
+    assert 0 < MessageContent.objects.count() < OutboundMessage.objects.count()
+    assert client.login(username="demo", password="demo")
+    page = client.get("/").content.decode()
+    assert "L-SPAM20" in page and "contact@boulangerie-martin.fr" in page
+    assert client.login(username="admin", password="admin")
+    assert client.get("/admin/abuse/block/").status_code == 200
+
+
+def test_loading_the_demo_twice_is_refused_with_a_message():
+    call_command("demo_load")
+
+    with pytest.raises(CommandError, match="already loaded"):
+        call_command("demo_load")
