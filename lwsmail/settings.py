@@ -78,6 +78,14 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
 
+# Ingestion: Rspamd's metadata_exporter pushes with these basic-auth credentials.
+INGEST_USERNAME = env.str("INGEST_USERNAME", default="rspamd")
+INGEST_PASSWORD = env.str("INGEST_PASSWORD", default="")
+INGEST_MAX_BYTES = env.int("INGEST_MAX_BYTES", default=50 * 1024 * 1024)
+RSPAMD_URL = env.str("RSPAMD_URL", default="http://127.0.0.1:11333")
+RSPAMD_TIMEOUT = env.float("RSPAMD_TIMEOUT", default=30.0)
+DATA_UPLOAD_MAX_MEMORY_SIZE = INGEST_MAX_BYTES
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -166,6 +174,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "abuse.tasks.lift_expired_blocks",
         "schedule": timedelta(seconds=BEAT_LIFT_EXPIRED_SECONDS),
         "options": {"expires": BEAT_LIFT_EXPIRED_SECONDS * 0.8},
+    },
+    "requeue-ingest-events": {
+        "task": "tracking.tasks.requeue_ingest_events",
+        "schedule": timedelta(seconds=60),
+        "options": {"expires": 50},
     },
     "sweep-message-content": {
         "task": "tracking.tasks.sweep_message_content",

@@ -114,3 +114,31 @@ class MessageContent(models.Model):
 
     def __str__(self) -> str:
         return f"content of {self.message_id}"
+
+
+class IngestEvent(models.Model):
+    """A message handed to the panel, kept durably until the worker has recorded it.
+
+    The endpoint answers only once this row is committed; the worker deletes it in the
+    same transaction that records the message, so nothing is lost or counted twice."""
+
+    class Kind(models.TextChoices):
+        PUSH = "push", _("pushed by Rspamd")
+        SCAN = "scan", _("to scan")
+
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    received_at = models.DateTimeField(default=timezone.now)
+    # Push: Rspamd's X-Rspamd-* values; scan: the envelope (from, rcpt, ip, user, queue id).
+    meta = models.JSONField(default=dict)
+    raw = models.BinaryField()
+    # Last time a task was queued for it: the recovery sweep re-queues only stale ones.
+    enqueued_at = models.DateTimeField(default=timezone.now)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["received_at", "id"]
+        indexes = [models.Index(fields=["enqueued_at"], name="ingest_enqueued")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.pk} {self.received_at:%Y-%m-%d %H:%M:%S}"

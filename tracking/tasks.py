@@ -1,13 +1,53 @@
 from __future__ import annotations
 
-from celery import shared_task
-from django.db import OperationalError
+import contextlib
+import logging
 
+from celery import shared_task
+from django.db import InterfaceError, OperationalError
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from tracking.ingestion import ingest_event_failed, ingest_event_process, ingest_events_requeue
+from tracking.rspamd import RspamdUnavailable
 from tracking.services import message_contents_sweep
+
+log = logging.getLogger(__name__)
+
+TRANSIENT = (OperationalError, InterfaceError, RspamdUnavailable, RedisConnectionError)
 
 
 @shared_task(
-    autoretry_for=(OperationalError,), retry_backoff=True, retry_jitter=True, max_retries=5
+    bind=True,
+    acks_late=True,
+    autoretry_for=TRANSIENT,
+    retry_backoff=2,
+    retry_backoff_max=300,
+    retry_jitter=True,
+    max_retries=12,
 )
+def process_ingest_event(self, event_id: int) -> None:
+    try:
+        ingest_event_process(event_id=event_id)
+    except Exception as exc:
+        transient = isinstance(exc, TRANSIENT)
+        log.log(
+            logging.WARNING if transient else logging.ERROR,
+            "ingest event %s: attempt %d failed (%r)%s",
+            event_id,
+            self.request.retries + 1,
+            exc,
+            "; retrying with backoff" if transient else "; kept for staff",
+        )
+        with contextlib.suppress(*TRANSIENT):
+            ingest_event_failed(event_id=event_id, error=repr(exc))
+        raise
+
+
+@shared_task(autoretry_for=TRANSIENT, retry_backoff=True, retry_jitter=True, max_retries=5)
+def requeue_ingest_events() -> int:
+    return ingest_events_requeue()
+
+
+@shared_task(autoretry_for=TRANSIENT, retry_backoff=True, retry_jitter=True, max_retries=5)
 def sweep_message_content() -> int:
     return message_contents_sweep()

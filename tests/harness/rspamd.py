@@ -1,0 +1,102 @@
+"""A real Rspamd on free loopback ports, configured with deploy/rspamd and its test profile."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import httpx
+
+from tests.harness.common import ROOT, free_port, require_binary, wait_for
+
+DEPLOY = ROOT / "deploy" / "rspamd"
+
+
+class Rspamd:
+    def __init__(
+        self, *, ingest_url: str | None = None, user: str = "rspamd", password: str = ""
+    ) -> None:
+        self.ingest_url = ingest_url
+        self.user = user
+        self.password = password
+        self.normal_port = free_port()
+        self.proxy_port = free_port()
+        self.controller_port = free_port()
+        self.dir = Path(tempfile.mkdtemp(prefix="lws-rspamd-"))
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.normal_port}"
+
+    def _write_config(self) -> None:
+        local = self.dir / "local.d"
+        shutil.copytree(DEPLOY / "local.d", local, dirs_exist_ok=True)
+        shutil.copytree(DEPLOY / "maps", self.dir / "maps", dirs_exist_ok=True)
+        shutil.copytree(DEPLOY / "test" / "local.d", local, dirs_exist_ok=True)
+        (local / "worker-normal.inc").write_text(f'bind_socket = "127.0.0.1:{self.normal_port}";\n')
+        (local / "worker-controller.inc").write_text(
+            f'bind_socket = "127.0.0.1:{self.controller_port}";\n'
+        )
+        proxy = (DEPLOY / "local.d" / "worker-proxy.inc").read_text()
+        (local / "worker-proxy.inc").write_text(
+            proxy.replace('"*:11332"', f'"127.0.0.1:{self.proxy_port}"')
+        )
+        if self.ingest_url is None:
+            (local / "metadata_exporter.conf").write_text("enabled = false;\n")
+        for sub in ("db", "run", "log"):
+            (self.dir / sub).mkdir(exist_ok=True)
+
+    def start(self) -> Rspamd:
+        binary = require_binary("rspamd", "rspamd")
+        self._write_config()
+        variables = {
+            "LOCAL_CONFDIR": self.dir,
+            "DBDIR": self.dir / "db",
+            "RUNDIR": self.dir / "run",
+            "LOGDIR": self.dir / "log",
+            "LWSMAIL_INGEST_URL": self.ingest_url or "",
+            "LWSMAIL_INGEST_USER": self.user,
+            "LWSMAIL_INGEST_PASSWORD": self.password,
+        }
+        args = [binary, "-f", "-i", "-u", "root", "-g", "root", "-c", "/etc/rspamd/rspamd.conf"]
+        args += [f"--var={k}={v}" for k, v in variables.items()]
+        self.log = open(self.dir / "rspamd.out", "wb")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            args, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        try:
+            wait_for(self.ready, timeout=60, what="rspamd")
+        except TimeoutError:
+            self.stop()
+            raise TimeoutError(f"rspamd did not start:\n{self.output()[-4000:]}") from None
+        return self
+
+    def ready(self) -> bool:
+        if self.proc is not None and self.proc.poll() is not None:
+            raise RuntimeError(f"rspamd exited:\n{self.output()[-4000:]}")
+        try:
+            return httpx.get(f"{self.url}/ping", timeout=1).text.strip() == "pong"
+        except httpx.TransportError:
+            return False
+
+    def output(self) -> str:
+        return (self.dir / "rspamd.out").read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        with contextlib.suppress(Exception):
+            self.log.close()
+
+    def cleanup(self) -> None:
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)

@@ -1,0 +1,163 @@
+from __future__ import annotations
+
+import pytest
+from django.test import override_settings
+
+from tests.tracking.push import PASSWORD, auth, push_headers, raw_message
+from tracking.ingestion import ingest_event_process
+from tracking.models import IngestEvent, OutboundMessage
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("ingest_password")]
+URL = "/api/ingest/rspamd/"
+
+
+@pytest.fixture
+def ingest_password(settings):
+    settings.INGEST_PASSWORD = PASSWORD
+
+
+def push(client, body: bytes, **headers):
+    return client.generic("POST", URL, body, headers=headers)
+
+
+def process_all() -> None:
+    for pk in IngestEvent.objects.values_list("pk", flat=True):
+        ingest_event_process(event_id=pk)
+
+
+def test_a_push_is_stored_then_recorded_with_its_report(client, mailbox):
+    response = push(client, raw_message(mailbox.address), **push_headers(sender=mailbox.address))
+
+    assert response.status_code == 200
+    assert response.content.startswith(b"queued ")
+    process_all()
+    message = OutboundMessage.objects.get()
+    assert (message.mailbox, message.source, message.score, message.is_spam) == (
+        mailbox,
+        "mailbox",
+        12.3,
+        True,
+    )
+    assert (message.queue_id, message.rspamd_server, message.client_ip) == (
+        "4NkQ2x0yZ",
+        "mx-out-1",
+        "203.0.113.9",
+    )
+    assert message.recipients == ["friend@example.org"]
+    assert message.content.symbols["LWS_SUBJ_WIN"] == {
+        "score": 3.0,
+        "description": "",
+        "options": ["WIN"],
+    }
+    assert bytes(message.content.raw) == raw_message(mailbox.address)
+    assert not IngestEvent.objects.exists()
+
+
+def test_the_same_push_twice_is_recorded_once(client, mailbox):
+    for _ in range(2):
+        push(client, raw_message(mailbox.address), **push_headers(sender=mailbox.address))
+
+    process_all()
+
+    assert OutboundMessage.objects.count() == 1
+
+
+def test_a_website_script_counts_for_its_domain(client, mailbox):
+    domain = mailbox.domain.name
+    body = raw_message(f"www@{domain}", extra="X-PHP-Originating-Script: 33:contact.php\r\n")
+    push(client, body, **push_headers(sender=f"www@{domain}", user="unknown"))
+
+    process_all()
+
+    message = OutboundMessage.objects.get()
+    assert (message.source, message.domain, message.mailbox) == ("website", mailbox.domain, None)
+    assert message.script == "33:contact.php"
+
+
+def test_an_unknown_sender_is_kept_for_staff(client, db):
+    push(client, raw_message("x@elsewhere.example"), **push_headers(sender="x@elsewhere.example"))
+
+    process_all()
+
+    assert OutboundMessage.objects.unattributed().get().sender == "x@elsewhere.example"
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "reason"),
+    [
+        ({"Authorization": auth(password="wrong")}, 401, b"authentication required"),
+        ({"Authorization": ""}, 401, b"authentication required"),
+        ({"X-Rspamd-rcpt": "[not json"}, 400, b"X-Rspamd-rcpt is not valid JSON"),
+        ({"X-Rspamd-rcpt": '{"a": 1}'}, 400, b"X-Rspamd-rcpt must be a JSON list"),
+        ({"X-Rspamd-symbols": "{{"}, 400, b"X-Rspamd-symbols is not valid JSON"),
+        ({"X-Rspamd-symbols": "[1, 2]"}, 400, b"symbols entries must be objects with a name"),
+        ({"X-Rspamd-score": "lots"}, 400, b"X-Rspamd-score is not a number"),
+        ({"X-Rspamd-score": ""}, 400, b"X-Rspamd-score is not a number"),
+        ({"X-Rspamd-action": ""}, 400, b"X-Rspamd-action is missing"),
+        ({"X-Rspamd-from": "not an address"}, 400, b"X-Rspamd-from is not an address"),
+        ({"X-Rspamd-ip": "999.1.1.1"}, 400, b"ip is not an IP address"),
+    ],
+)
+def test_bad_input_gets_a_4xx_with_a_one_line_reason(
+    client, mailbox, change, status, reason, caplog
+):
+    headers = {**push_headers(sender=mailbox.address), **change}
+    headers = {k: v for k, v in headers.items() if v != ""}
+
+    response = push(client, raw_message(mailbox.address), **headers)
+
+    assert response.status_code == status
+    assert response.content.strip().startswith(reason)
+    assert response.content.count(b"\n") == 1
+    assert not IngestEvent.objects.exists()
+    assert "ingest refused" in caplog.text
+
+
+def test_a_missing_header_is_named(client, mailbox):
+    headers = push_headers(sender=mailbox.address)
+    del headers["X-Rspamd-symbols"]
+
+    response = push(client, raw_message(mailbox.address), **headers)
+
+    assert (response.status_code, response.content) == (400, b"X-Rspamd-symbols is missing\n")
+
+
+def test_an_empty_body_is_refused(client, mailbox):
+    response = push(client, b"", **push_headers(sender=mailbox.address))
+
+    assert (response.status_code, response.content) == (
+        400,
+        b"empty body: the message is missing\n",
+    )
+
+
+@override_settings(INGEST_MAX_BYTES=1000)
+def test_an_oversize_message_gets_413(client, mailbox):
+    body = raw_message(mailbox.address) + b"x" * 1000
+
+    response = push(client, body, **push_headers(sender=mailbox.address))
+
+    assert response.status_code == 413
+    assert not IngestEvent.objects.exists()
+
+
+def test_only_post_is_accepted(client):
+    assert client.get(URL).status_code == 405
+
+
+def test_without_a_configured_password_nothing_is_accepted(client, settings, mailbox):
+    settings.INGEST_PASSWORD = ""
+
+    response = push(client, raw_message(mailbox.address), **push_headers(sender=mailbox.address))
+
+    assert response.status_code == 401
+
+
+def test_a_report_of_a_rejected_message_counts_as_spam(client, mailbox):
+    headers = push_headers(sender=mailbox.address, score=0.5, action="reject")
+    push(client, raw_message(mailbox.address), **headers)
+
+    process_all()
+
+    message = OutboundMessage.objects.get()
+    assert (message.status, message.is_spam, message.code) == ("rejected", True, "L-SPAM00")

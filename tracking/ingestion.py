@@ -1,0 +1,193 @@
+"""Ingestion: push reports and scan requests become durable events, then tracked messages."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from tracking.models import IngestEvent
+from tracking.parsing import (
+    InvalidReport,
+    clean_address,
+    float_header,
+    json_header,
+    parse_ip,
+    parse_message,
+    parse_sent_at,
+    symbols_report,
+)
+from tracking.rspamd import rspamd_check
+from tracking.services import MessageData, RecordResult, message_record
+
+log = logging.getLogger(__name__)
+
+PUSH_PREFIX = "X-Rspamd-"
+REQUEUE_AFTER = timedelta(minutes=5)
+MAX_ATTEMPTS = 20  # past this an event waits for staff (admin) instead of looping
+
+
+def push_meta(headers: Mapping[str, str]) -> dict[str, Any]:
+    """Validate the metadata_exporter's X-Rspamd-* headers into plain data for the event."""
+
+    def get(name: str) -> str | None:
+        return headers.get(PUSH_PREFIX + name)
+
+    recipients = json_header(get("rcpt"), field="X-Rspamd-rcpt", kind=list)
+    symbols = symbols_report(json_header(get("symbols"), field="X-Rspamd-symbols", kind=list))
+    action = (get("action") or "").strip()
+    if not action:
+        raise InvalidReport("X-Rspamd-action is missing")
+    return {
+        "from": clean_address(get("from"), field="X-Rspamd-from"),
+        "rcpt": [clean_address(r, field="X-Rspamd-rcpt") for r in recipients if isinstance(r, str)],
+        "user": (get("user") or "").strip() if get("user") != "unknown" else "",
+        "qid": (get("qid") or "").strip() if get("qid") != "unknown" else "",
+        "server": (get("rspamd_server") or "").strip()[:255],
+        "ip": parse_ip(get("ip")),
+        "score": float_header(get("score"), field="X-Rspamd-score"),
+        "action": action[:32],
+        "subject": (get("subject") or "")[:998] if get("subject") != "unknown" else "",
+        "symbols": symbols,
+    }
+
+
+def scan_meta(
+    *,
+    sender: str | None,
+    recipients: list[str],
+    user: str | None,
+    ip: str | None,
+    queue_id: str | None,
+    sent_at: str | datetime | None = None,
+) -> dict[str, Any]:
+    """Validate the envelope of a message handed to the panel for scanning."""
+    if isinstance(sent_at, str):
+        sent_at = parse_sent_at(sent_at)
+    rcpt = [clean_address(r, field="rcpt") for r in recipients if r.strip()]
+    if not rcpt:
+        raise InvalidReport("rcpt is missing: give at least one recipient")
+    return {
+        "from": clean_address(sender, field="from"),
+        "rcpt": rcpt,
+        "user": clean_address(user, field="user") if user else "",
+        "ip": parse_ip(ip),
+        "qid": (queue_id or "").strip()[:64],
+        "sent_at": sent_at.isoformat() if sent_at else None,
+    }
+
+
+def ingest_event_create(*, kind: str, meta: dict[str, Any], raw: bytes) -> IngestEvent:
+    """Store a message durably and queue its processing once the row is committed."""
+    from tracking.tasks import process_ingest_event
+
+    event = IngestEvent.objects.create(kind=kind, meta=meta, raw=raw)
+
+    def enqueue() -> None:
+        try:
+            process_ingest_event.delay(event.pk)
+        except Exception:  # the broker is down: the row is safe, the recovery sweep re-queues
+            log.exception("could not queue ingest event %s; the recovery sweep will", event.pk)
+
+    transaction.on_commit(enqueue)
+    return event
+
+
+def _message_data(event: IngestEvent, meta: dict[str, Any], result: dict[str, Any]) -> MessageData:
+    raw = bytes(event.raw)
+    _msg, headers = parse_message(raw)
+    sent_at = parse_sent_at(meta.get("sent_at")) or event.received_at
+    sender = meta.get("from") or ""
+    return MessageData(
+        sender=sender,
+        recipients=meta.get("rcpt") or headers.to,
+        sent_at=sent_at,
+        score=float(result["score"]),
+        action=str(result["action"])[:32],
+        required_score=result.get("required_score"),
+        authenticated_user=meta.get("user") or "",
+        subject=meta.get("subject") or headers.subject,
+        size=len(raw),
+        queue_id=meta.get("qid") or "",
+        rspamd_server=meta.get("server") or "",
+        message_id=headers.message_id,
+        client_ip=meta.get("ip"),
+        script=headers.script,
+        symbols=result.get("symbols") or {},
+        raw=raw,
+    )
+
+
+def _scan(event: IngestEvent) -> dict[str, Any]:
+    """Scan through Rspamd once and keep the verdict on the event, so a retry after a
+    crash records what was scanned instead of scanning again."""
+    meta = event.meta
+    result = rspamd_check(
+        bytes(event.raw),
+        sender=meta.get("from") or "",
+        recipients=meta.get("rcpt") or [],
+        ip=meta.get("ip"),
+        user=meta.get("user") or "",
+        queue_id=meta.get("qid") or "",
+    )
+    verdict = {
+        "score": result["score"],
+        "action": result["action"],
+        "required_score": result.get("required_score"),
+        "symbols": symbols_report(result.get("symbols") or {}),
+        "server": "",
+    }
+    IngestEvent.objects.filter(pk=event.pk).update(meta={**meta, "verdict": verdict})
+    return verdict
+
+
+def ingest_event_process(*, event_id: int) -> RecordResult | None:
+    """Record one ingest event as a tracked message and delete it, in one transaction;
+    None if another worker has it or it is already done."""
+    event = IngestEvent.objects.filter(pk=event_id).first()
+    if event is None:
+        return None
+    meta = event.meta
+    if event.kind == IngestEvent.Kind.SCAN:
+        verdict = meta.get("verdict") or _scan(event)
+        meta = {**meta, **{k: v for k, v in verdict.items() if v != ""}}
+        result = verdict
+    else:
+        result = meta
+    with transaction.atomic():
+        locked = IngestEvent.objects.select_for_update(skip_locked=True).filter(pk=event_id)
+        if not locked.exists():
+            return None
+        record = message_record(data=_message_data(event, meta, result))
+        IngestEvent.objects.filter(pk=event_id).delete()
+    return record
+
+
+def ingest_event_failed(*, event_id: int, error: str) -> None:
+    """Note a failed attempt on the event (it stays for the next retry or staff)."""
+    IngestEvent.objects.filter(pk=event_id).update(
+        last_error=error[:2000], attempts=F("attempts") + 1
+    )
+
+
+def ingest_events_requeue(*, now: datetime | None = None, limit: int = 10_000) -> int:
+    """Queue again the events whose task was lost (broker down or restarted)."""
+    from tracking.tasks import process_ingest_event
+
+    now = now or timezone.now()
+    stale = list(
+        IngestEvent.objects.filter(enqueued_at__lt=now - REQUEUE_AFTER, attempts__lt=MAX_ATTEMPTS)
+        .order_by("enqueued_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    for pk in stale:
+        process_ingest_event.delay(pk)
+    IngestEvent.objects.filter(pk__in=stale).update(enqueued_at=now)
+    if stale:
+        log.warning("re-queued %d ingest event(s) whose task was lost", len(stale))
+    return len(stale)
