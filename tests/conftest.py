@@ -44,3 +44,29 @@ def redis_client() -> redis_lib.Redis:
 @pytest.fixture
 def mailbox(db) -> Mailbox:
     return MailboxFactory(domain=DomainFactory())
+
+
+@pytest.fixture(scope="session")
+def rspamd(live_server):
+    """A real Rspamd (deploy/rspamd + test profile) whose metadata_exporter pushes to the
+    live test server; scans the panel asks for skip the push."""
+    from tests.harness.rspamd import Rspamd
+    from tests.tracking.push import PASSWORD
+
+    server = Rspamd(ingest_url=f"{live_server.url}/api/ingest/rspamd/", password=PASSWORD)
+    server.start()
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture
+def ingest_settings(settings, rspamd):
+    from tests.tracking.push import PASSWORD
+
+    settings.INGEST_PASSWORD = PASSWORD
+    settings.RSPAMD_URL = rspamd.url
+    from tracking.rspamd import _client
+
+    _client.cache_clear()
+    yield settings
+    _client.cache_clear()

@@ -77,6 +77,9 @@ def ingest_endpoint(view: Callable[[HttpRequest, bytes], HttpResponse]):
 @ingest_endpoint
 def rspamd_push(request: HttpRequest, body: bytes) -> HttpResponse:
     meta = push_meta(request.headers)
+    # Rspamd 3.4 leaves rspamd_server empty; queue ids are unique per sending host only,
+    # so the pushing Rspamd's address completes the message's identity.
+    meta["server"] = meta["server"] or request.META.get("REMOTE_ADDR", "")
     with transaction.atomic():
         event = ingest_event_create(kind=IngestEvent.Kind.PUSH, meta=meta, raw=body)
     return _reply(200, f"queued {event.pk}")
