@@ -25,6 +25,7 @@ def worker_env() -> dict[str, str]:
         "DATABASE_URL": url,
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
         "REDIS_URL": settings.REDIS_URL,
+        "RSPAMD_URL": settings.RSPAMD_URL,
     }
 
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import time
+
 import httpx
 
 GTUBE = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
@@ -29,3 +31,14 @@ def mta_scan(rspamd_url: str, raw: bytes, *, sender: str, queue_id: str, user: s
     response = httpx.post(f"{rspamd_url}/checkv2", content=raw, headers=headers, timeout=30)
     response.raise_for_status()
     return response.json()
+
+
+def mta_send(rspamd_url: str, raw: bytes, *, sender: str, queue_id: str, tries: int = 8) -> int:
+    """Like an MTA: a soft reject (the push failed, Rspamd deferred) is tried again later.
+    Returns how many tries it took."""
+    for attempt in range(1, tries + 1):
+        verdict = mta_scan(rspamd_url, raw, sender=sender, queue_id=queue_id, user=sender)
+        if verdict["action"] != "soft reject":
+            return attempt
+        time.sleep(0.5 * attempt)
+    raise AssertionError(f"{queue_id} still deferred after {tries} tries")

@@ -1,0 +1,160 @@
+"""Nothing pushed is lost or stored twice: worker killed, Redis restarted, PostgreSQL
+connections dropped, Rspamd stopped. Real Rspamd, real Celery workers, real Redis."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from datetime import timedelta
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from tests.harness.redis_service import redis_start, redis_stop
+from tests.tracking.mail import mta_send, spam
+from tests.workers import celery_worker, wait_until
+from tracking.ingestion import REQUEUE_AFTER, ingest_event_create, ingest_events_requeue, scan_meta
+from tracking.models import IngestEvent, OutboundMessage
+
+pytestmark = [pytest.mark.django_db(transaction=True, serialized_rollback=True), pytest.mark.slow]
+
+
+def push_many(rspamd, sender: str, prefix: str, count: int) -> None:
+    for n in range(count):
+        mta_send(rspamd.url, spam(sender, n), sender=sender, queue_id=f"{prefix}{n:04d}")
+
+
+def recover_lost_tasks() -> None:
+    """What the beat job does once REQUEUE_AFTER has passed."""
+    ingest_events_requeue(now=timezone.now() + REQUEUE_AFTER + timedelta(seconds=1))
+
+
+def assert_each_stored_once(prefix: str, count: int, log) -> None:
+    done = wait_until(
+        lambda: (
+            OutboundMessage.objects.filter(queue_id__startswith=prefix).count() >= count
+            and not IngestEvent.objects.exists()
+        ),
+        timeout=90,
+    )
+    stored = list(
+        OutboundMessage.objects.filter(queue_id__startswith=prefix).values_list(
+            "queue_id", flat=True
+        )
+    )
+    assert done, f"{len(stored)}/{count} stored; worker log:\n{log.read_text()[-3000:]}"
+    assert sorted(stored) == [f"{prefix}{n:04d}" for n in range(count)]
+
+
+def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(
+    ingest_settings, rspamd, mailbox, redis_client, tmp_path
+):
+    redis_client.flushdb()
+    log = tmp_path / "worker.log"
+    with celery_worker(concurrency=2, log=log) as worker:
+        pusher = threading.Thread(target=push_many, args=(rspamd, mailbox.address, "K", 60))
+        pusher.start()
+        assert wait_until(
+            lambda: OutboundMessage.objects.filter(queue_id__startswith="K").count() >= 10
+        )
+        os.killpg(worker.pid, signal.SIGKILL)
+        pusher.join()
+    assert OutboundMessage.objects.filter(queue_id__startswith="K").count() < 60
+
+    with celery_worker(concurrency=2, log=tmp_path / "worker2.log"):
+        recover_lost_tasks()
+        assert_each_stored_once("K", 60, tmp_path / "worker2.log")
+
+
+def test_a_redis_restart_loses_and_duplicates_nothing(
+    ingest_settings, rspamd, mailbox, redis_client, tmp_path
+):
+    redis_client.flushdb()
+    log = tmp_path / "worker.log"
+    try:
+        with celery_worker(log=log):
+            push_many(rspamd, mailbox.address, "R", 15)
+            redis_stop(settings.CELERY_BROKER_URL)
+            # The panel still accepts pushes: the events are in PostgreSQL.
+            push_many(rspamd, mailbox.address, "S", 15)
+            redis_start(settings.CELERY_BROKER_URL)
+            recover_lost_tasks()
+            assert_each_stored_once("R", 15, log)
+            assert_each_stored_once("S", 15, log)
+    finally:
+        redis_start(settings.CELERY_BROKER_URL)
+
+
+def test_dropped_postgresql_connections_lose_and_duplicate_nothing(
+    ingest_settings, rspamd, mailbox, redis_client, tmp_path
+):
+    redis_client.flushdb()
+    log = tmp_path / "worker.log"
+    stop = threading.Event()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        test_pid = cursor.fetchone()[0]
+
+    def drop_connections() -> None:
+        # The worker's and the web server's connections; not this test's own.
+        try:
+            while not stop.is_set():
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                        "AND pid <> %s",
+                        [test_pid],
+                    )
+                stop.wait(0.7)
+        finally:
+            connection.close()
+
+    with celery_worker(concurrency=2, log=log):
+        dropper = threading.Thread(target=drop_connections)
+        dropper.start()
+        try:
+            push_many(rspamd, mailbox.address, "P", 40)
+        finally:
+            stop.set()
+            dropper.join()
+        recover_lost_tasks()
+        assert_each_stored_once("P", 40, log)
+    assert "OperationalError" in log.read_text() or "terminat" in log.read_text()
+
+
+def test_scans_wait_while_rspamd_is_stopped_and_go_through_when_it_is_back(
+    ingest_settings, mailbox, redis_client, tmp_path
+):
+    from tests.harness.rspamd import Rspamd
+
+    own = Rspamd().start()  # scan-only: its own ports, stopped and started by this test
+    ingest_settings.RSPAMD_URL = own.url
+    redis_client.flushdb()
+    log = tmp_path / "worker.log"
+    try:
+        own.stop()
+        with celery_worker(log=log):
+            for n in range(10):
+                meta = scan_meta(
+                    sender=mailbox.address,
+                    recipients=["friend@example.org"],
+                    user=mailbox.address,
+                    ip=None,
+                    queue_id=f"Z{n:04d}",
+                )
+                ingest_event_create(
+                    kind=IngestEvent.Kind.SCAN, meta=meta, raw=spam(mailbox.address, n)
+                )
+            assert wait_until(
+                lambda: IngestEvent.objects.filter(attempts__gte=1).count() == 10, timeout=30
+            ), log.read_text()[-2000:]
+            assert not OutboundMessage.objects.exists()
+            own.start()
+            assert_each_stored_once("Z", 10, log)
+        assert "unreachable" in log.read_text()
+    finally:
+        own.cleanup()
