@@ -6,16 +6,45 @@ message's domain row locked, so two workers never evaluate one target at once.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.db.models import Max
 
-from abuse.models import Block, PolicyTier, Scope
+from abuse.models import Block, PolicySettings, PolicyTier, Scope
 from lwsmail.services import audit_record
 from tracking.models import OutboundMessage, Source
 
 MANUAL_LIFTS = (Block.LiftReason.UNBLOCK, Block.LiftReason.STAFF)
+# Staff edits of the policy table reach every worker within this many seconds; reading
+# the table once per message was a fifth of the cost of recording one.
+POLICY_CACHE_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class Policy:
+    spam_score_threshold: float
+    tiers: tuple[PolicyTier, ...]  # enabled, strongest first
+
+
+_policy: tuple[float, Policy] | None = None
+
+
+def policy_cached() -> Policy:
+    """The policy settings and enabled tiers, re-read at most every POLICY_CACHE_SECONDS."""
+    global _policy
+    now = time.monotonic()
+    if _policy is None or now - _policy[0] > POLICY_CACHE_SECONDS:
+        settings = PolicySettings.load()
+        tiers = tuple(PolicyTier.objects.enabled().order_by("-rank"))
+        _policy = (now, Policy(settings.spam_score_threshold, tiers))
+    return _policy[1]
+
+
+def policy_cache_clear() -> None:
+    global _policy
+    _policy = None
 
 
 @dataclass(frozen=True)
@@ -176,7 +205,7 @@ def spam_evaluate(*, message: OutboundMessage, now: datetime) -> list[Block]:
     """Start or escalate the blocks a newly recorded spam message calls for."""
     if not message.is_spam:
         return []
-    tiers = list(PolicyTier.objects.enabled().order_by("-rank"))
+    tiers = policy_cached().tiers
     started = []
     for target in targets_of(message):
         current = _standing_block(target, now)

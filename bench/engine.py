@@ -12,68 +12,10 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import time
 from datetime import timedelta
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-
-def setup_django(url: str) -> None:
-    os.environ["DATABASE_URL"] = url
-    os.environ.setdefault("DJANGO_SECRET_KEY", "bench-only-not-a-secret-0123456789abcdef0123456789")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "lwsmail.settings")
-    import django
-
-    django.setup()
-
-
-def recreate_database(url: str) -> None:
-    import psycopg
-
-    base, _, name = url.rpartition("/")
-    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def fill_history(*, mailbox_ids: list[int], domain_id: int, hosting_id: int, rows: int) -> float:
-    """Insert `rows` messages over the last two years with one SQL statement: ham at any
-    age, and 5 % spam older than every window (a past offender's record)."""
-    from django.db import connection
-
-    started = time.perf_counter()
-    with connection.cursor() as cur:
-        cur.execute(
-            """
-            INSERT INTO tracking_outboundmessage
-              (identity, hosting_id, domain_id, mailbox_id, sender, authenticated_user, source,
-               script, recipients, recipients_text, subject, size, rspamd_server, queue_id,
-               message_id, sent_at, received_at, score, action, status, is_spam, code)
-            SELECT md5('h' || g), %(hosting)s, %(domain)s, (%(boxes)s::bigint[])[1 + g %% %(n)s],
-                   'history@bench.example', '', 'mailbox', '', '["x@example.org"]',
-                   'x@example.org', 'History ' || g, 2048, 'bench', 'H' || g, '',
-                   CASE WHEN g %% 20 = 0
-                        THEN now() - interval '121 days' - (g %% 31536000) * interval '1 second'
-                        ELSE now() - (g %% 63072000) * interval '1 second' END,
-                   now(), CASE WHEN g %% 20 = 0 THEN 12.0 ELSE 1.0 END, 'no action', 'sent',
-                   g %% 20 = 0, ''
-            FROM generate_series(1, %(rows)s) AS g
-            """,
-            {
-                "hosting": hosting_id,
-                "domain": domain_id,
-                "boxes": mailbox_ids,
-                "n": len(mailbox_ids),
-                "rows": rows,
-            },
-        )
-        # A live table has been vacuumed; without this, autovacuum of the fresh million
-        # rows runs during the measurement.
-        cur.execute("VACUUM ANALYZE tracking_outboundmessage")
-    return time.perf_counter() - started
+from common import DEFAULT_DB, fill_history, recreate_database, setup_django
 
 
 def measure(*, addresses: list[str], count: int, label: str) -> list[float]:
@@ -106,9 +48,7 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=2000, help="messages recorded per run")
     parser.add_argument(
         "--database",
-        default=os.environ.get(
-            "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/lwsmail_bench"
-        ),
+        default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB),
     )
     args = parser.parse_args()
     if args.history < 1 or args.messages < 10:
@@ -116,11 +56,9 @@ def main() -> None:
 
     recreate_database(args.database)
     setup_django(args.database)
-    from django.core.management import call_command
 
     from lwsmail.models import CustomerAccount, Domain, Hosting, Mailbox
 
-    call_command("migrate", verbosity=0)
     customer = CustomerAccount.objects.create(name="bench", contact_email="b@example.net")
 
     def hosting_with_boxes(name: str) -> tuple[Hosting, Domain, list[Mailbox]]:

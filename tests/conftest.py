@@ -31,6 +31,16 @@ def _postgresql_only(request) -> None:
         assert connection.vendor == "postgresql", "tests must run on PostgreSQL (DATABASE_URL)"
 
 
+@pytest.fixture(autouse=True)
+def _fresh_policy_cache():
+    # Each test's database has its own policy rows; never reuse another test's.
+    from abuse.policy import policy_cache_clear
+
+    policy_cache_clear()
+    yield
+    policy_cache_clear()
+
+
 @pytest.fixture
 def redis_client() -> redis_lib.Redis:
     client = redis_lib.Redis.from_url(settings.REDIS_URL)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from email import policy
 from email.message import EmailMessage
-from email.parser import BytesParser
+from email.parser import BytesHeaderParser, BytesParser
 from email.utils import getaddresses
 from typing import Any
 
@@ -44,27 +44,35 @@ def _text(value: Any) -> str:
         return ""
 
 
-def parse_message(raw: bytes) -> tuple[EmailMessage, Headers]:
-    """Parse raw bytes leniently (policy.default); defects are tolerated, not fatal."""
-    msg = BytesParser(policy=policy.default).parsebytes(raw)
-    script = ""
-    for name in SCRIPT_HEADERS:
-        if msg.get(name):
-            script = _text(msg.get(name))[:500]
-            break
-    if not script and "phpmailer" in _text(msg.get("X-Mailer")).lower():
-        script = _text(msg.get("X-Mailer"))[:500]
-    to = []
+def parse_message(raw: bytes, *, headers_only: bool = True) -> tuple[EmailMessage, Headers]:
+    """Parse raw bytes leniently (policy.default); defects are tolerated, not fatal.
+
+    Recording needs the headers only; the body is parsed when someone opens the message."""
+    parser = BytesHeaderParser if headers_only else BytesParser
+    msg = parser(policy=policy.default).parsebytes(raw)
+
+    def header(name: str) -> str:
+        # `in` is a plain key lookup; `get` runs the header registry, so only when present.
+        return _text(msg.get(name)) if name in msg else ""
+
+    script = next((header(n)[:500] for n in SCRIPT_HEADERS if name_in(msg, n)), "")
+    mailer = header("X-Mailer")
+    if not script and "phpmailer" in mailer.lower():
+        script = mailer[:500]
     try:
-        to = [a for _, a in getaddresses([_text(msg.get("To")), _text(msg.get("Cc"))]) if a]
+        to = [a for _, a in getaddresses([header("To"), header("Cc")]) if a]
     except Exception:
         to = []
     return msg, Headers(
-        subject=_text(msg.get("Subject")).replace("\r", " ").replace("\n", " "),
-        message_id=_text(msg.get("Message-ID")),
+        subject=header("Subject").replace("\r", " ").replace("\n", " "),
+        message_id=header("Message-ID"),
         to=to,
         script=script,
     )
+
+
+def name_in(msg: EmailMessage, name: str) -> bool:
+    return name in msg and bool(_text(msg.get(name)))
 
 
 def clean_address(value: str | None, *, field: str, required: bool = False) -> str:

@@ -10,7 +10,8 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from abuse.models import Block, PolicySettings
+from abuse.models import Block
+from abuse.policy import policy_cached
 from abuse.policy import spam_evaluate
 from lwsmail.models import Domain, Mailbox
 from tracking.models import CONTENT_RETENTION, MessageContent, OutboundMessage, Source, Status
@@ -95,13 +96,13 @@ def message_record(*, data: MessageData, now: datetime | None = None) -> RecordR
     now = now or timezone.now()
     identity = data.identity()
     attribution = message_attribute(data)
-    policy = PolicySettings.load()
     rejected = data.action == "reject"
+    is_spam = rejected or data.score > policy_cached().spam_score_threshold
     try:
         with transaction.atomic():
-            if attribution.domain is not None:
-                # Serialises every message of one domain: window counts and block
-                # creation for its addresses and for itself never interleave.
+            if attribution.domain is not None and is_spam:
+                # Serialises the spam of one domain: window counts and block creation for
+                # its addresses and for itself never interleave. Ham changes no count.
                 Domain.objects.select_for_update().filter(pk=attribution.domain.pk).first()
             existing = OutboundMessage.objects.filter(identity=identity).first()
             if existing is not None:
@@ -129,7 +130,7 @@ def message_record(*, data: MessageData, now: datetime | None = None) -> RecordR
                 required_score=data.required_score,
                 action=data.action[:32],
                 status=Status.REJECTED if rejected else Status.SENT,
-                is_spam=rejected or data.score > policy.spam_score_threshold,
+                is_spam=is_spam,
             )
             if now < data.sent_at + CONTENT_RETENTION:
                 MessageContent.objects.create(

@@ -22,7 +22,7 @@ def test_broken_mime_is_tolerated():
         b"--zz\r\nContent-Type: text/html\r\n\r\n<p>unterminated"
     )
 
-    msg, headers = parse_message(raw)
+    msg, headers = parse_message(raw, headers_only=False)
 
     assert headers.subject == "multipart"
     assert msg.defects or any(part.defects for part in msg.walk())

@@ -1,0 +1,102 @@
+"""What the benchmarks share: a fresh database, Django, a bulk history, service processes."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/lwsmail_bench"
+
+
+def recreate_database(url: str) -> None:
+    import psycopg
+
+    base, _, name = url.rpartition("/")
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def setup_django(url: str, **extra_env: str) -> dict[str, str]:
+    """Point this process (and the ones it starts) at the bench database; returns the env."""
+    os.environ["DATABASE_URL"] = url
+    os.environ.setdefault("DJANGO_SECRET_KEY", "bench-only-not-a-secret-0123456789abcdef0123456789")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "lwsmail.settings")
+    os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
+    os.environ.update(extra_env)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    return dict(os.environ)
+
+
+def fill_history(*, mailbox_ids: list[int], domain_id: int, hosting_id: int, rows: int) -> float:
+    """Insert `rows` messages over the last two years with one SQL statement: ham at any
+    age, and 5 % spam older than every window (a past offender's record)."""
+    from django.db import connection
+
+    started = time.perf_counter()
+    with connection.cursor() as cur:
+        cur.execute(
+            """
+            INSERT INTO tracking_outboundmessage
+              (identity, hosting_id, domain_id, mailbox_id, sender, authenticated_user, source,
+               script, recipients, recipients_text, subject, size, rspamd_server, queue_id,
+               message_id, sent_at, received_at, score, action, status, is_spam, code)
+            SELECT md5('h' || g), %(hosting)s, %(domain)s, (%(boxes)s::bigint[])[1 + g %% %(n)s],
+                   'history@bench.example', '', 'mailbox', '', '["x@example.org"]',
+                   'x@example.org', 'History ' || g, 2048, 'bench', 'H' || g, '',
+                   CASE WHEN g %% 20 = 0
+                        THEN now() - interval '121 days' - (g %% 31536000) * interval '1 second'
+                        ELSE now() - (g %% 63072000) * interval '1 second' END,
+                   now(), CASE WHEN g %% 20 = 0 THEN 12.0 ELSE 1.0 END, 'no action', 'sent',
+                   g %% 20 = 0, ''
+            FROM generate_series(1, %(rows)s) AS g
+            """,
+            {
+                "hosting": hosting_id,
+                "domain": domain_id,
+                "boxes": mailbox_ids,
+                "n": len(mailbox_ids),
+                "rows": rows,
+            },
+        )
+        # A live table has been vacuumed; without this, autovacuum of the fresh rows runs
+        # during the measurement.
+        cur.execute("VACUUM ANALYZE tracking_outboundmessage")
+    return time.perf_counter() - started
+
+
+@contextlib.contextmanager
+def process(args: list[str], *, env: dict[str, str], log: Path) -> Iterator[subprocess.Popen]:
+    out = open(log, "wb")  # noqa: SIM115
+    proc = subprocess.Popen(
+        args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    try:
+        yield proc
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+        out.close()
+
+
+def quantile(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100)[int(q) - 1] if len(values) > 1 else values[0]

@@ -1,0 +1,288 @@
+"""Ingestion throughput: is the panel ever the bottleneck of the mail flow?
+
+In one run, on this machine, with a real Rspamd (deploy/rspamd + test profile), gunicorn,
+a Celery worker, Redis and PostgreSQL (database BENCH_DATABASE_URL, recreated):
+
+  (a) Rspamd /checkv2 throughput alone, at its best client concurrency;
+  (b) push-path throughput end to end: the exporter's POSTs accepted by the endpoint,
+      stored and evaluated by the worker;
+  (c) the endpoint's acknowledgement latency p50/p99;
+  (d) (b) again with 10^6 messages already stored.
+
+The last line is `push/scan throughput ratio: X`.  `make bench-ingest` runs it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+from common import (
+    DEFAULT_DB,
+    ROOT,
+    fill_history,
+    process,
+    quantile,
+    recreate_database,
+    setup_django,
+)
+
+PASSWORD = "bench-ingest-password"
+
+
+def corpus(rng: random.Random, senders: list[str], count: int, spam_ratio: float) -> list[dict]:
+    from django.utils import timezone
+
+    from tracking.corpus import sample_message
+
+    sizes = [800, 1500, 3000, 6000, 12000, 30000, 80000]
+    weights = [20, 25, 20, 15, 10, 7, 3]
+    items = []
+    for n in range(count):
+        sender = rng.choice(senders)
+        spam = rng.random() < spam_ratio
+        sample = sample_message(
+            rng,
+            sender=sender,
+            spam=spam,
+            when=timezone.now(),
+            size_hint=rng.choices(sizes, weights)[0],
+        )
+        raw = sample.raw
+        if rng.random() < 0.1:  # a website form, through PHP's mail()
+            raw = b"X-PHP-Originating-Script: 33:contact.php\r\n" + raw
+        items.append({"sender": sender, "rcpt": sample.recipients, "raw": raw, "n": n})
+    return items
+
+
+def scan_one(client: httpx.Client, url: str, item: dict) -> dict:
+    headers = [("From", item["sender"]), ("IP", "203.0.113.9"), ("User", item["sender"])]
+    headers += [("Queue-Id", f"Q{item['n']:07d}")] + [("Rcpt", r) for r in item["rcpt"]]
+    response = client.post(f"{url}/checkv2", content=item["raw"], headers=headers)
+    response.raise_for_status()
+    return response.json()
+
+
+def run_parallel(fn, items: list, concurrency: int) -> tuple[list, float]:
+    local = {}
+
+    def call(item):
+        import threading
+
+        client = local.setdefault(threading.get_ident(), httpx.Client(timeout=60))
+        return fn(client, item)
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        results = list(pool.map(call, items))
+    elapsed = time.perf_counter() - started
+    for client in local.values():
+        client.close()
+    return results, elapsed
+
+
+def push_headers(item: dict, verdict: dict, prefix: str) -> dict[str, str]:
+    symbols = [
+        {"name": name, "score": s["score"], "options": s.get("options", [])}
+        for name, s in verdict["symbols"].items()
+    ]
+    return {
+        "X-Rspamd-from": item["sender"],
+        "X-Rspamd-user": item["sender"],
+        "X-Rspamd-qid": f"{prefix}{item['n']:07d}",
+        "X-Rspamd-rcpt": json.dumps(item["rcpt"]),
+        "X-Rspamd-score": f"{verdict['score']:.2f}",
+        "X-Rspamd-action": verdict["action"],
+        "X-Rspamd-symbols": json.dumps(symbols),
+        "X-Rspamd-subject": "x",
+        "X-Rspamd-ip": "203.0.113.9",
+        "X-Rspamd-rspamd_server": "bench-rspamd",
+    }
+
+
+def push_run(url: str, items: list, verdicts: list, prefix: str, concurrency: int) -> dict:
+    """POST every message as the exporter would; time until the worker has stored them all."""
+    from tracking.models import IngestEvent, OutboundMessage
+
+    auth = ("rspamd", PASSWORD)
+    before = OutboundMessage.objects.count()
+    acks: list[float] = []
+
+    def post(client: httpx.Client, pair) -> None:
+        item, verdict = pair
+        started = time.perf_counter()
+        response = client.post(
+            url, content=item["raw"], headers=push_headers(item, verdict, prefix), auth=auth
+        )
+        acks.append(time.perf_counter() - started)
+        if response.status_code != 200:
+            raise RuntimeError(f"push answered {response.status_code}: {response.text}")
+
+    started = time.perf_counter()
+    _results, accepted = run_parallel(post, list(zip(items, verdicts, strict=True)), concurrency)
+    target = before + len(items)
+    while OutboundMessage.objects.count() < target or IngestEvent.objects.exists():
+        if time.perf_counter() - started > 600:
+            raise RuntimeError("the worker did not store every pushed message within 10 minutes")
+        time.sleep(0.05)
+    elapsed = time.perf_counter() - started
+    return {
+        "throughput": len(items) / elapsed,
+        "accept_rate": len(items) / accepted,
+        "ack_p50": statistics.median(acks) * 1e3,
+        "ack_p99": quantile(acks, 99) * 1e3,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=2000)
+    parser.add_argument("--history", type=int, default=1_000_000)
+    parser.add_argument("--spam-ratio", type=float, default=0.08)
+    parser.add_argument("--push-concurrency", type=int, default=8)
+    parser.add_argument("--web-workers", type=int, default=2)
+    parser.add_argument("--worker-concurrency", type=int, default=2)
+    parser.add_argument("--database", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB))
+    args = parser.parse_args()
+    if args.messages < 100 or not 0 <= args.spam_ratio <= 1 or args.history < 0:
+        parser.error("--messages >= 100, 0 <= --spam-ratio <= 1, --history >= 0")
+
+    broker = os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/14")
+    recreate_database(args.database)
+    env = setup_django(
+        args.database,
+        CELERY_BROKER_URL=broker,
+        REDIS_URL=broker,
+        INGEST_PASSWORD=PASSWORD,
+        DJANGO_ALLOWED_HOSTS="127.0.0.1",
+        DATABASE_CONN_MAX_AGE="600",
+        LOG_LEVEL="WARNING",
+    )
+    import redis
+
+    from abuse.models import Block
+    from lwsmail.models import AuditEvent, CustomerAccount, Domain, Hosting, Mailbox
+    from tests.harness.common import free_port
+    from tests.harness.rspamd import Rspamd
+    from tracking.models import OutboundMessage
+
+    redis.Redis.from_url(broker).flushdb()
+    customer = CustomerAccount.objects.create(name="bench", contact_email="b@example.net")
+    senders, first_domain = [], None
+    for d in range(20):
+        hosting = Hosting.objects.create(customer=customer, name=f"h{d}")
+        domain = Domain.objects.create(hosting=hosting, name=f"shop{d}.example")
+        first_domain = first_domain or domain
+        for b in range(10):
+            senders.append(
+                Mailbox.objects.create(domain=domain, address=f"box{b}@{domain.name}").address
+            )
+    rng = random.Random(7)
+    items = corpus(rng, senders, args.messages, args.spam_ratio)
+    mean_size = statistics.mean(len(i["raw"]) for i in items)
+    print(
+        f"corpus: {len(items)} messages, mean {mean_size / 1024:.1f} KiB, "
+        f"{args.spam_ratio:.0%} spam wording, 10% website scripts"
+    )
+
+    work = Path(tempfile.mkdtemp(prefix="lws-bench-"))
+    rspamd = Rspamd().start()
+    try:
+        # (a) Rspamd alone: find its best concurrency on a slice, then scan everything.
+        sample = items[: min(400, len(items))]
+        best = max(
+            (1, 2, 4, 8, 16),
+            key=lambda c: (
+                len(sample)
+                / run_parallel(lambda cl, it: scan_one(cl, rspamd.url, it), sample, c)[1]
+            ),
+        )
+        verdicts, elapsed = run_parallel(lambda cl, it: scan_one(cl, rspamd.url, it), items, best)
+        scan_rate = len(items) / elapsed
+    finally:
+        rspamd.cleanup()
+
+    port = free_port()
+    web = [
+        str(ROOT / ".venv/bin/gunicorn"),
+        "lwsmail.wsgi",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(args.web_workers),
+        "--threads",
+        "4",
+        "--worker-class",
+        "gthread",
+    ]
+    worker = [
+        str(ROOT / ".venv/bin/celery"),
+        "-A",
+        "lwsmail",
+        "worker",
+        "--loglevel=WARNING",
+        f"--concurrency={args.worker_concurrency}",
+        "--without-gossip",
+        "--without-mingle",
+    ]
+    url = f"http://127.0.0.1:{port}/api/ingest/rspamd/"
+    with (
+        process(web, env=env, log=work / "web.log"),
+        process(worker, env=env, log=work / "worker.log"),
+    ):
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError((work / "web.log").read_text()) from None
+                time.sleep(0.2)
+        push_run(url, items[:100], verdicts[:100], "W", args.push_concurrency)  # warm-up
+        empty = push_run(url, items, verdicts, "B", args.push_concurrency)
+
+        OutboundMessage.objects.filter(queue_id__regex=r"^[WB]").delete()
+        Block.objects.all().delete()
+        AuditEvent.objects.all().delete()
+        boxes = list(Mailbox.objects.filter(domain=first_domain).values_list("pk", flat=True))
+        filled = (
+            fill_history(
+                mailbox_ids=boxes,
+                domain_id=first_domain.pk,
+                hosting_id=first_domain.hosting_id,
+                rows=args.history,
+            )
+            if args.history
+            else 0.0
+        )
+        full = push_run(url, items, verdicts, "F", args.push_concurrency)
+
+    print(f"history: {args.history:,} messages inserted in {filled:.0f} s")
+    print(f"{'measure':<52}{'value':>14}")
+    rows = [
+        (f"(a) Rspamd /checkv2 alone, best concurrency {best}", f"{scan_rate:.0f} msg/s"),
+        ("(b) push path end to end (empty history)", f"{empty['throughput']:.0f} msg/s"),
+        ("    endpoint accept rate alone", f"{empty['accept_rate']:.0f} msg/s"),
+        ("(c) ack latency p50", f"{empty['ack_p50']:.1f} ms"),
+        ("(c) ack latency p99", f"{empty['ack_p99']:.1f} ms"),
+        (f"(d) push path end to end ({args.history:,} stored)", f"{full['throughput']:.0f} msg/s"),
+        ("    ack latency p99 with history", f"{full['ack_p99']:.1f} ms"),
+        ("(d)/(b)", f"{full['throughput'] / empty['throughput']:.2f}"),
+    ]
+    for name, value in rows:
+        print(f"{name:<52}{value:>14}")
+    print(f"push/scan throughput ratio: {empty['throughput'] / scan_rate:.2f}")
+
+
+if __name__ == "__main__":
+    main()
