@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from tracking.models import IngestEvent
@@ -23,12 +23,14 @@ from tracking.parsing import (
     symbols_report,
 )
 from tracking.rspamd import rspamd_check
-from tracking.services import MessageData, RecordResult, message_record
+from tracking.services import MessageData, messages_record
 
 log = logging.getLogger(__name__)
 
 PUSH_PREFIX = "X-Rspamd-"
 REQUEUE_AFTER = timedelta(minutes=5)
+# Pushes recorded per transaction: ham goes in as two bulk inserts.
+BATCH = 200
 MAX_ATTEMPTS = 20  # past this an event waits for staff (admin) instead of looping
 
 
@@ -155,30 +157,45 @@ def _commit_without_waiting_for_disk() -> None:
             cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
 
-def ingest_event_process(*, event_id: int) -> RecordResult | None:
-    """Record one ingest event as a tracked message and delete it, in one transaction;
-    None if another worker has it or it is already done."""
+def ingest_event_process(*, event_id: int, batch: int = BATCH) -> int | None:
+    """Record an ingest event as a tracked message and delete it in one transaction, taking
+    along up to `batch` other pending pushes; returns how many events were recorded, None
+    if another worker has the event or it is already done."""
     verdict = None
     for _attempt in range(2):
         with transaction.atomic():
-            event = (
-                IngestEvent.objects.select_for_update(skip_locked=True).filter(pk=event_id).first()
+            claimed = list(
+                IngestEvent.objects.select_for_update(skip_locked=True)
+                .filter(Q(pk=event_id) | Q(kind=IngestEvent.Kind.PUSH))
+                .order_by("id")[:batch]
             )
+            event = next((e for e in claimed if e.pk == event_id), None)
             if event is None:
-                return None
-            meta = event.meta
-            if event.kind == IngestEvent.Kind.SCAN:
-                verdict = verdict or meta.get("verdict")
-            if event.kind == IngestEvent.Kind.PUSH or verdict is not None:
-                if verdict is not None:
-                    meta = {**meta, **{k: v for k, v in verdict.items() if v != ""}}
+                # Our event is taken, done, or beyond this batch: the next task gets it.
+                claimed = [e for e in claimed if e.kind == IngestEvent.Kind.PUSH]
+                if not claimed:
+                    return None
+            elif event.kind == IngestEvent.Kind.SCAN:
+                verdict = verdict or event.meta.get("verdict")
+                if verdict is None:
+                    claimed = []  # released at the end of this block, then scanned
+            if claimed or event is None:
                 _commit_without_waiting_for_disk()
-                record = message_record(data=_message_data(event, meta, verdict or meta))
-                event.delete()
-                return record
+                datas = [_event_data(e, verdict if e.pk == event_id else None) for e in claimed]
+                messages_record(datas=datas)
+                IngestEvent.objects.filter(pk__in=[e.pk for e in claimed]).delete()
+                return len(claimed)
         # Scanned outside any transaction: no row lock is held while Rspamd works.
         verdict = _scan(event)
     return None
+
+
+def _event_data(event: IngestEvent, verdict: dict[str, Any] | None) -> MessageData:
+    meta = event.meta
+    if event.kind == IngestEvent.Kind.SCAN:
+        verdict = verdict or meta["verdict"]
+        meta = {**meta, **{k: v for k, v in verdict.items() if v != ""}}
+    return _message_data(event, meta, verdict or meta)
 
 
 def ingest_event_failed(*, event_id: int, error: str) -> None:

@@ -11,8 +11,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from abuse.models import Block
-from abuse.policy import policy_cached
-from abuse.policy import spam_evaluate
+from abuse.policy import policy_cached, spam_evaluate
 from lwsmail.models import Domain, Mailbox
 from tracking.models import CONTENT_RETENTION, MessageContent, OutboundMessage, Source, Status
 
@@ -68,26 +67,87 @@ def _domain_of(address: str) -> str:
     return address.rpartition("@")[2].lower().rstrip(".")
 
 
-def message_attribute(data: MessageData) -> Attribution:
+@dataclass(frozen=True)
+class Directory:
+    """The mailboxes and domains a batch of messages names, looked up in two queries."""
+
+    mailboxes: dict[str, Mailbox]
+    domains: dict[str, Domain]
+
+    @classmethod
+    def for_messages(cls, datas: list[MessageData]) -> Directory:
+        addresses = {d.authenticated_user.lower() for d in datas if d.authenticated_user}
+        addresses |= {d.sender.lower() for d in datas if d.sender}
+        names = {_domain_of(d.sender) for d in datas if "@" in d.sender}
+        mailboxes = Mailbox.objects.select_related("domain").filter(address__in=addresses)
+        return cls(
+            {m.address: m for m in mailboxes},
+            {d.name: d for d in Domain.objects.filter(name__in=names)},
+        )
+
+
+def message_attribute(data: MessageData, directory: Directory | None = None) -> Attribution:
     """Who sent it: the authenticated mailbox, else a website script of the sender's domain,
     else the envelope sender's mailbox, else just the domain (website)."""
-    if data.authenticated_user:
-        mailbox = (
-            Mailbox.objects.select_related("domain")
-            .filter(address=data.authenticated_user.lower())
-            .first()
-        )
-        if mailbox is not None:
-            return Attribution(Source.MAILBOX, mailbox.domain, mailbox)
+    directory = directory or Directory.for_messages([data])
+    mailbox = directory.mailboxes.get(data.authenticated_user.lower())
+    if mailbox is not None:
+        return Attribution(Source.MAILBOX, mailbox.domain, mailbox)
     sender = data.sender.lower()
     if not data.script and not data.authenticated_user:
-        mailbox = Mailbox.objects.select_related("domain").filter(address=sender).first()
+        mailbox = directory.mailboxes.get(sender)
         if mailbox is not None:
             return Attribution(Source.MAILBOX, mailbox.domain, mailbox)
-    domain = Domain.objects.filter(name=_domain_of(sender)).first() if "@" in sender else None
+    domain = directory.domains.get(_domain_of(sender)) if "@" in sender else None
     if domain is None and data.authenticated_user:
         return Attribution(Source.MAILBOX)
     return Attribution(Source.WEBSITE, domain)
+
+
+def _is_spam(data: MessageData) -> bool:
+    return data.action == "reject" or data.score > policy_cached().spam_score_threshold
+
+
+def _new_message(
+    data: MessageData, identity: str, attribution: Attribution, now: datetime
+) -> OutboundMessage:
+    domain = attribution.domain
+    return OutboundMessage(
+        identity=identity,
+        hosting_id=domain.hosting_id if domain else None,
+        domain=domain,
+        mailbox=attribution.mailbox,
+        sender=data.sender[:254],
+        authenticated_user=data.authenticated_user[:254],
+        source=attribution.source,
+        script=data.script[:500],
+        recipients=list(data.recipients),
+        recipients_text=" ".join(data.recipients).lower(),
+        subject=data.subject[:998],
+        size=data.size or len(data.raw),
+        rspamd_server=data.rspamd_server[:255],
+        queue_id=data.queue_id[:64],
+        message_id=data.message_id[:998],
+        client_ip=data.client_ip or None,
+        sent_at=data.sent_at,
+        received_at=now,
+        score=data.score,
+        required_score=data.required_score,
+        action=data.action[:32],
+        status=Status.REJECTED if data.action == "reject" else Status.SENT,
+        is_spam=_is_spam(data),
+    )
+
+
+def _new_content(
+    message: OutboundMessage, data: MessageData, now: datetime
+) -> MessageContent | None:
+    expires_at = data.sent_at + CONTENT_RETENTION
+    if now >= expires_at:
+        return None  # recorded after its 72 hours: metadata only
+    return MessageContent(
+        message=message, expires_at=expires_at, raw=data.raw, symbols=data.symbols
+    )
 
 
 def message_record(*, data: MessageData, now: datetime | None = None) -> RecordResult:
@@ -96,61 +156,59 @@ def message_record(*, data: MessageData, now: datetime | None = None) -> RecordR
     now = now or timezone.now()
     identity = data.identity()
     attribution = message_attribute(data)
-    rejected = data.action == "reject"
-    is_spam = rejected or data.score > policy_cached().spam_score_threshold
+    message = _new_message(data, identity, attribution, now)
     try:
         with transaction.atomic():
-            if attribution.domain is not None and is_spam:
+            if attribution.domain is not None and message.is_spam:
                 # Serialises the spam of one domain: window counts and block creation for
                 # its addresses and for itself never interleave. Ham changes no count.
                 Domain.objects.select_for_update().filter(pk=attribution.domain.pk).first()
             existing = OutboundMessage.objects.filter(identity=identity).first()
             if existing is not None:
                 return RecordResult(existing, False, [])
-            message = OutboundMessage.objects.create(
-                identity=identity,
-                hosting_id=attribution.domain.hosting_id if attribution.domain else None,
-                domain=attribution.domain,
-                mailbox=attribution.mailbox,
-                sender=data.sender[:254],
-                authenticated_user=data.authenticated_user[:254],
-                source=attribution.source,
-                script=data.script[:500],
-                recipients=list(data.recipients),
-                recipients_text=" ".join(data.recipients).lower(),
-                subject=data.subject[:998],
-                size=data.size or len(data.raw),
-                rspamd_server=data.rspamd_server[:255],
-                queue_id=data.queue_id[:64],
-                message_id=data.message_id[:998],
-                client_ip=data.client_ip or None,
-                sent_at=data.sent_at,
-                received_at=now,
-                score=data.score,
-                required_score=data.required_score,
-                action=data.action[:32],
-                status=Status.REJECTED if rejected else Status.SENT,
-                is_spam=is_spam,
-            )
-            if now < data.sent_at + CONTENT_RETENTION:
-                MessageContent.objects.create(
-                    message=message,
-                    expires_at=data.sent_at + CONTENT_RETENTION,
-                    raw=data.raw,
-                    symbols=data.symbols,
-                )
+            message.save(force_insert=True)
+            content = _new_content(message, data, now)
+            if content is not None:
+                content.save(force_insert=True)
             blocks = spam_evaluate(message=message, now=now)
             if blocks:
                 message.code = max(blocks, key=lambda b: b.rank).code
                 OutboundMessage.objects.filter(pk=message.pk).update(code=message.code)
     except IntegrityError:
-        # A concurrent worker stored the same identity first (unattributed messages
-        # take no lock); theirs is the record.
+        # A concurrent worker stored the same identity first (ham takes no lock);
+        # theirs is the record.
         existing = OutboundMessage.objects.filter(identity=identity).first()
         if existing is None:
             raise
         return RecordResult(existing, False, [])
     return RecordResult(message, True, blocks)
+
+
+def messages_record(*, datas: list[MessageData], now: datetime | None = None) -> int:
+    """Record many messages: ham in two bulk inserts, spam one by one through the policy
+    engine (ham changes no spam count, so its order does not matter); returns how many
+    were new."""
+    now = now or timezone.now()
+    spam = sorted((d for d in datas if _is_spam(d)), key=lambda d: d.sent_at)
+    created = sum(message_record(data=d, now=now).created for d in spam)
+    ham = {d.identity(): d for d in datas if not _is_spam(d)}
+    if not ham:
+        return created
+    stored = set(
+        OutboundMessage.objects.filter(identity__in=ham).values_list("identity", flat=True)
+    )
+    todo = {identity: d for identity, d in ham.items() if identity not in stored}
+    directory = Directory.for_messages(list(todo.values()))
+    messages = [_new_message(d, i, message_attribute(d, directory), now) for i, d in todo.items()]
+    try:
+        with transaction.atomic():
+            OutboundMessage.objects.bulk_create(messages)
+            contents = [_new_content(m, todo[m.identity], now) for m in messages]
+            MessageContent.objects.bulk_create([c for c in contents if c is not None])
+    except IntegrityError:
+        # Another worker stored one of them meanwhile: one by one, each once.
+        return created + sum(message_record(data=d, now=now).created for d in todo.values())
+    return created + len(messages)
 
 
 def message_contents_sweep(*, now: datetime | None = None, batch_size: int = 5000) -> int:

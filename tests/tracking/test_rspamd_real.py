@@ -29,9 +29,9 @@ def test_a_scanned_message_is_recorded_with_rspamds_own_report(ingest_settings, 
     raw = spam(mailbox.address)
     event = scan_event(raw, sender=mailbox.address, user=mailbox.address)
 
-    record = ingest_event_process(event_id=event.pk)
+    assert ingest_event_process(event_id=event.pk) == 1
 
-    message = record.message
+    message = OutboundMessage.objects.get(queue_id="SCAN1")
     assert (message.mailbox, message.source, message.queue_id) == (mailbox, "mailbox", "SCAN1")
     symbols = message.content.symbols
     assert symbols["LWS_SUBJ_WIN"]["description"] == "Prize or winning wording in the subject"
@@ -45,7 +45,8 @@ def test_a_plain_message_is_not_spam(ingest_settings, mailbox):
     raw = message(mailbox.address, subject="Minutes of Tuesday's meeting")
     event = scan_event(raw, sender=mailbox.address, user=mailbox.address)
 
-    message_ = ingest_event_process(event_id=event.pk).message
+    ingest_event_process(event_id=event.pk)
+    message_ = OutboundMessage.objects.get(queue_id="SCAN1")
 
     assert message_.score < 8 and not message_.is_spam
     assert not Block.objects.exists()
@@ -55,7 +56,8 @@ def test_gtube_is_rejected_by_rspamd_and_counts_as_spam(ingest_settings, mailbox
     raw = message(mailbox.address, subject="test", body=GTUBE)
     event = scan_event(raw, sender=mailbox.address, user=mailbox.address)
 
-    message_ = ingest_event_process(event_id=event.pk).message
+    ingest_event_process(event_id=event.pk)
+    message_ = OutboundMessage.objects.get(queue_id="SCAN1")
 
     assert (message_.action, message_.status, message_.is_spam) == ("reject", "rejected", True)
     assert message_.code == "L-SPAM00"
