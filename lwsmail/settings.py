@@ -84,7 +84,6 @@ INGEST_PASSWORD = env.str("INGEST_PASSWORD", default="")
 INGEST_MAX_BYTES = env.int("INGEST_MAX_BYTES", default=50 * 1024 * 1024)
 RSPAMD_URL = env.str("RSPAMD_URL", default="http://127.0.0.1:11333")
 RSPAMD_TIMEOUT = env.float("RSPAMD_TIMEOUT", default=30.0)
-DATA_UPLOAD_MAX_MEMORY_SIZE = INGEST_MAX_BYTES
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

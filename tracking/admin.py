@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib import admin
 
 from lwsmail.admin_audit import ReadOnlyAdmin
-from tracking.models import OutboundMessage
+from tracking.models import IngestEvent, OutboundMessage
 
 
 @admin.register(OutboundMessage)
@@ -33,3 +33,15 @@ class OutboundMessageAdmin(ReadOnlyAdmin):
     # At millions of rows an exact COUNT(*) per page is the slowest part of the list.
     show_full_result_count = False
     list_per_page = 50
+
+
+@admin.register(IngestEvent)
+class IngestEventAdmin(ReadOnlyAdmin):
+    """Messages received but not yet recorded: normally empty within seconds; rows with
+    attempts and an error are what support looks at when ingestion is stuck."""
+
+    list_display = ["id", "kind", "received_at", "enqueued_at", "attempts", "last_error"]
+    list_filter = ["kind"]
+    search_fields = ["=id", "last_error"]
+    exclude = ["raw"]
+    readonly_fields = ["kind", "received_at", "enqueued_at", "attempts", "last_error", "meta"]
