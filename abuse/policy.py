@@ -115,16 +115,25 @@ def spam_count(
     floors: LiftFloors | None = None,
 ) -> int:
     """Spam of `target` in the tier's window ending now, capped at the threshold."""
-    floor = (floors or LiftFloors.of(target)).for_rank(tier.rank)
+    floors = floors or LiftFloors.of(target)
     if tier.is_immediate:
         # The message itself; one whose block would already have run out starts none.
+        floor = floors.for_rank(tier.rank)
         recent = tier.block_duration is None or message.sent_at + tier.block_duration > now
         after_floor = floor is None or message.sent_at > floor
         return int(message.is_spam and recent and after_floor)
+    return spam_count_in_window(tier=tier, target=target, now=now, floors=floors)
+
+
+def spam_count_in_window(
+    *, tier: PolicyTier, target: Target, now: datetime, floors: LiftFloors
+) -> int:
+    """Spam of `target` in the tier's window ending now, after its lift floor, capped at
+    the threshold: the work stays bounded by the threshold, whatever the history."""
     since = now - tier.window
+    floor = floors.for_rank(tier.rank)
     if floor is not None and floor > since:
         since = floor
-    # The cap keeps the work per message bounded by the threshold, whatever the history.
     window = target.spam().filter(sent_at__gt=since).order_by().values("pk")
     return window[: tier.threshold].count()
 

@@ -83,3 +83,65 @@ def unblock_availability(*, hosting: Hosting, now: datetime | None = None) -> Un
         available_from, reason = max(waits)
         return UnblockAvailability(False, reason, available_from, **common)
     return UnblockAvailability(True, uses_exceptional_grant=grant, **common)
+
+
+@dataclass(frozen=True)
+class Meter:
+    code: str
+    count: int
+    threshold: int
+    window_days: float
+
+    @property
+    def percent(self) -> int:
+        return min(100, round(100 * self.count / self.threshold))
+
+
+@dataclass(frozen=True)
+class TargetMeters:
+    target: str
+    scope: str
+    meters: list[Meter]
+
+
+def hosting_meters(*, hosting: Hosting, now: datetime | None = None) -> list[TargetMeters]:
+    """For each address and domain of the hosting with recent spam, its count against each
+    tier's threshold, counted exactly as the engine counts it."""
+    from abuse.policy import LiftFloors, Target, policy_cached, spam_count_in_window
+    from tracking.models import OutboundMessage
+
+    now = now or timezone.now()
+    tiers = [t for t in policy_cached().tiers if not t.is_immediate]
+    longest = max((t.window for t in tiers), default=None)
+    if longest is None:
+        return []
+    recent = OutboundMessage.objects.spam().filter(hosting=hosting, sent_at__gt=now - longest)
+    boxes = dict(
+        recent.filter(mailbox__isnull=False, source="mailbox")
+        .values_list("mailbox_id", "mailbox__address")
+        .distinct()
+    )
+    domains = dict(recent.values_list("domain_id", "domain__name").distinct())
+    targets = [
+        Target("address", a, hosting.pk, 0, pk)
+        for pk, a in sorted(boxes.items(), key=lambda i: i[1])
+    ]
+    targets += [
+        Target("domain", n, hosting.pk, pk, None)
+        for pk, n in sorted(domains.items(), key=lambda i: i[1])
+    ]
+    result = []
+    for target in targets:
+        floors = LiftFloors.of(target)
+        meters = [
+            Meter(
+                t.code,
+                spam_count_in_window(tier=t, target=target, now=now, floors=floors),
+                t.threshold,
+                t.window.total_seconds() / 86400,
+            )
+            for t in sorted(tiers, key=lambda t: t.rank)
+            if t.scope == target.scope
+        ]
+        result.append(TargetMeters(target.name, target.scope, meters))
+    return result

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Prefetch, QuerySet
+from dataclasses import dataclass
+from datetime import datetime
 
-from abuse.models import Block
-from lwsmail.models import Hosting
+from django.db.models import Count, Prefetch, QuerySet
+from django.utils import timezone
+
+from abuse.models import Block, Scope
+from lwsmail.models import AuditEvent, Hosting, Mailbox
 
 
 def hostings_overview(*, user) -> QuerySet[Hosting]:
@@ -22,4 +26,36 @@ def hostings_overview(*, user) -> QuerySet[Hosting]:
             ),
         )
         .order_by("name")
+    )
+
+
+@dataclass(frozen=True)
+class AddressRow:
+    mailbox: Mailbox
+    block: Block | None  # the address's own block, else its domain's
+
+    @property
+    def offers_password_change(self) -> bool:
+        return self.block is not None and not self.block.is_mail_abuse
+
+
+def hosting_addresses(*, hosting: Hosting, now: datetime | None = None) -> list[AddressRow]:
+    """Every mailbox of the hosting with the block that stops it, if any."""
+    now = now or timezone.now()
+    blocks = Block.objects.active(now).filter(hosting=hosting)
+    by_address = {b.target: b for b in blocks if b.scope == Scope.ADDRESS}
+    by_domain = {b.domain_id: b for b in blocks if b.scope == Scope.DOMAIN}
+    mailboxes = Mailbox.objects.filter(domain__hosting=hosting).select_related("domain")
+    return [
+        AddressRow(m, by_address.get(m.address) or by_domain.get(m.domain_id))
+        for m in mailboxes.order_by("domain__name", "address")
+    ]
+
+
+def hosting_history(*, hosting: Hosting, limit: int = 200) -> QuerySet[AuditEvent]:
+    """What happened to the hosting: blocks, lifts, unblocks, password changes, staff."""
+    return (
+        AuditEvent.objects.filter(hosting=hosting)
+        .select_related("actor")
+        .order_by("-created_at", "-id")[:limit]
     )

@@ -3,12 +3,35 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import include, path
 
+from abuse import views as abuse_views
 from lwsmail import views
 from tracking import api
+from tracking import views as tracking_views
+
+hosting = [
+    path("addresses/", views.addresses, name="addresses"),
+    path(
+        "addresses/<int:mailbox_id>/password/",
+        views.mailbox_password,
+        name="mailbox-password",
+    ),
+    path("abuse/", abuse_views.mail_abuse, name="mail-abuse"),
+    path("abuse/unblock/", abuse_views.unblock, name="unblock"),
+    path("tracking/", tracking_views.tracking, name="tracking"),
+    path("tracking/<int:message_id>/", tracking_views.message_detail, name="message"),
+    path(
+        "tracking/<int:message_id>/html/",
+        tracking_views.message_html_view,
+        name="message-html",
+    ),
+    path("history/", views.history, name="history"),
+]
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("h/<int:hosting_id>/", include(hosting)),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("healthz", views.healthz, name="healthz"),
     path("api/ingest/rspamd/", api.rspamd_push, name="ingest-rspamd"),

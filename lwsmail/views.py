@@ -1,19 +1,67 @@
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods
 
-from lwsmail.selectors import hostings_overview
+from lwsmail.access import client_ip, hosting_for, mailbox_for
+from lwsmail.forms import MailboxPasswordForm
+from lwsmail.selectors import hosting_addresses, hosting_history, hostings_overview
+from lwsmail.services import InvalidPassword, mailbox_set_password
 
 
 @login_required
+@require_GET
 def home(request: HttpRequest) -> HttpResponse:
     if request.user.is_staff:
         return redirect("admin:index")
-    return render(request, "lwsmail/home.html", {"hostings": hostings_overview(user=request.user)})
+    hostings = list(hostings_overview(user=request.user))
+    if len(hostings) == 1:
+        return redirect("addresses", hosting_id=hostings[0].pk)
+    return render(request, "lwsmail/home.html", {"hostings": hostings})
+
+
+@login_required
+@require_GET
+def addresses(request: HttpRequest, hosting_id: int) -> HttpResponse:
+    hosting = hosting_for(request, hosting_id)
+    rows = hosting_addresses(hosting=hosting)
+    return render(request, "lwsmail/addresses.html", {"hosting": hosting, "rows": rows})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def mailbox_password(request: HttpRequest, hosting_id: int, mailbox_id: int) -> HttpResponse:
+    mailbox = mailbox_for(request, hosting_id, mailbox_id)
+    form = MailboxPasswordForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            mailbox_set_password(
+                mailbox=mailbox,
+                password=form.cleaned_data["password1"],
+                user=request.user,
+                client_ip=client_ip(request),
+            )
+        except InvalidPassword as exc:
+            form.add_error("password1", str(exc))
+        else:
+            messages.success(request, _("The password of %(a)s was changed.") % {"a": mailbox})
+            return redirect("addresses", hosting_id=hosting_id)
+    status = 400 if request.method == "POST" else 200
+    context = {"hosting": mailbox.domain.hosting, "mailbox": mailbox, "form": form}
+    return render(request, "lwsmail/password.html", context, status=status)
+
+
+@login_required
+@require_GET
+def history(request: HttpRequest, hosting_id: int) -> HttpResponse:
+    hosting = hosting_for(request, hosting_id)
+    events = hosting_history(hosting=hosting)
+    return render(request, "lwsmail/history.html", {"hosting": hosting, "events": events})
 
 
 @require_GET

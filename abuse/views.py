@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from abuse.forms import UnblockForm
+from abuse.selectors import hosting_meters, unblock_availability
+from abuse.services import UnblockRefused, hosting_unblock
+from lwsmail.access import client_ip, hosting_for
+
+
+def _page(request: HttpRequest, hosting, form: UnblockForm, status: int = 200) -> HttpResponse:
+    now = timezone.now()
+    context = {
+        "hosting": hosting,
+        "availability": unblock_availability(hosting=hosting, now=now),
+        "meters": hosting_meters(hosting=hosting, now=now),
+        "form": form,
+    }
+    return render(request, "abuse/mail_abuse.html", context, status=status)
+
+
+@login_required
+@require_GET
+def mail_abuse(request: HttpRequest, hosting_id: int) -> HttpResponse:
+    return _page(request, hosting_for(request, hosting_id), UnblockForm())
+
+
+@login_required
+@require_POST
+def unblock(request: HttpRequest, hosting_id: int) -> HttpResponse:
+    hosting = hosting_for(request, hosting_id)
+    form = UnblockForm(request.POST)
+    if not form.is_valid():
+        return _page(request, hosting, form, status=400)
+    try:
+        done = hosting_unblock(hosting=hosting, user=request.user, client_ip=client_ip(request))
+    except UnblockRefused as refused:
+        messages.error(request, str(refused))
+        return _page(request, hosting, UnblockForm(), status=409)
+    messages.success(
+        request,
+        _("%(n)d block(s) lifted. Sending works again for these addresses.")
+        % {"n": len(done.lifted)},
+    )
+    return redirect("mail-abuse", hosting_id=hosting.pk)

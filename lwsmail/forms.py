@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from lwsmail.services import MIN_MAILBOX_PASSWORD_LENGTH
+
+
+class MailboxPasswordForm(forms.Form):
+    password1 = forms.CharField(
+        label=_("New password"),
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        min_length=MIN_MAILBOX_PASSWORD_LENGTH,
+        help_text=_("At least %(n)d characters; do not reuse the old one.")
+        % {"n": MIN_MAILBOX_PASSWORD_LENGTH},
+    )
+    password2 = forms.CharField(
+        label=_("New password again"),
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("password1") and data.get("password1") != data.get("password2"):
+            raise forms.ValidationError(_("The two passwords differ."))
+        return data

@@ -1,0 +1,221 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.urls import reverse
+from django.utils import timezone
+
+from abuse.models import Unblock
+from lwsmail.models import AuditEvent
+from lwsmail.passwords import dovecot_verify
+from tests.abuse.helpers import spam_at
+from tests.factories import HostingFactory, UserFactory, message_data
+from tracking.models import OutboundMessage
+from tracking.services import message_record
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_customer_with_one_hosting_lands_on_its_addresses(logged_in, customer):
+    response = logged_in.get("/")
+
+    assert response["Location"] == reverse("addresses", args=[customer.hosting.pk])
+
+
+def test_the_addresses_list_shows_a_triangle_linking_to_mail_abuse(logged_in, abuse_blocked):
+    page = logged_in.get(reverse("addresses", args=[abuse_blocked.hosting.pk])).content.decode()
+
+    abuse_url = reverse("mail-abuse", args=[abuse_blocked.hosting.pk])
+    assert page.count('class="restriction"') == 1
+    assert f'href="{abuse_url}"' in page
+    assert "L-SPAM20" in page
+
+
+def test_a_timed_block_offers_the_password_change_first(logged_in, customer):
+    spam_at(customer.box.address, timezone.now())
+
+    page = logged_in.get(reverse("addresses", args=[customer.hosting.pk])).content.decode()
+
+    assert "L-SPAM00" in page
+    assert 'class="btn btn-primary btn-small">Change password' in page
+
+
+def test_the_mail_abuse_page_is_green_when_nothing_is_blocked(logged_in, customer):
+    page = logged_in.get(reverse("mail-abuse", args=[customer.hosting.pk])).content.decode()
+
+    assert 'class="notice notice-ok" id="abuse-status"' in page
+    assert "unblock-button" not in page
+
+
+def test_unblock_then_green_then_a_second_unblock_refused_with_its_date(logged_in, abuse_blocked):
+    hosting = abuse_blocked.hosting
+    page = logged_in.get(reverse("mail-abuse", args=[hosting.pk])).content.decode()
+    assert 'class="notice notice-error" id="abuse-status"' in page
+    assert "contact@boulangerie.example" in page and "L-SPAM20" in page
+
+    response = logged_in.post(reverse("unblock", args=[hosting.pk]), {"confirm": "on"}, follow=True)
+
+    page = response.content.decode()
+    assert 'class="notice notice-ok" id="abuse-status"' in page
+    assert "block(s) lifted" in page
+    spam_at(abuse_blocked.box.address, timezone.now() - timedelta(hours=25), 40)
+    page = logged_in.get(reverse("mail-abuse", args=[hosting.pk])).content.decode()
+    assert 'id="unblock-refusal"' in page and "once every 90 days" in page
+    assert "VPS" in page
+    again = logged_in.post(reverse("unblock", args=[hosting.pk]), {"confirm": "on"})
+    assert again.status_code == 409
+    assert Unblock.objects.count() == 1
+
+
+def test_unblocking_needs_the_confirmation(logged_in, abuse_blocked):
+    response = logged_in.post(reverse("unblock", args=[abuse_blocked.hosting.pk]), {})
+
+    assert response.status_code == 400
+    assert not Unblock.objects.exists()
+
+
+def test_meters_show_each_address_against_each_threshold(logged_in, customer):
+    spam_at(customer.box.address, timezone.now() - timedelta(hours=1), 7)
+
+    page = logged_in.get(reverse("mail-abuse", args=[customer.hosting.pk])).content.decode()
+
+    assert "7 of 20 spam in 1 days" in page
+    assert "7 of 40 spam in 7 days" in page
+    assert "7 of 30 spam in 1 days" in page  # the domain's L-SPAM11
+
+
+def test_changing_a_mailbox_password_stores_a_dovecot_hash(logged_in, customer):
+    url = reverse("mailbox-password", args=[customer.hosting.pk, customer.box.pk])
+
+    response = logged_in.post(
+        url, {"password1": "Fresh-Long-Secret-1", "password2": "Fresh-Long-Secret-1"}
+    )
+
+    assert response.status_code == 302
+    customer.box.refresh_from_db()
+    assert dovecot_verify("Fresh-Long-Secret-1", customer.box.password_hash)
+    assert AuditEvent.objects.filter(action="mailbox.password_changed", actor=customer).exists()
+
+
+def test_mismatched_passwords_are_refused(logged_in, customer):
+    url = reverse("mailbox-password", args=[customer.hosting.pk, customer.box.pk])
+
+    response = logged_in.post(url, {"password1": "Fresh-Long-Secret-1", "password2": "other"})
+
+    assert response.status_code == 400
+    assert "The two passwords differ." in response.content.decode()
+
+
+def _record(customer, *, minutes_ago: int, subject: str = "Hello", score: float = 1.0, n: int = 0):
+    data = message_data(
+        sender=customer.box.address,
+        score=score,
+        sent_at=timezone.now() - timedelta(minutes=minutes_ago),
+        queue_id=f"T{n}",
+    )
+    html = "<p onclick=alert(1)>Hi<script>alert(2)</script><img src=http://x.example/p.gif></p>"
+    raw = (
+        f"From: {customer.box.address}\r\nTo: a@example.org\r\nSubject: {subject}\r\n"
+        'MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary="b"\r\n\r\n'
+        f"--b\r\nContent-Type: text/plain\r\n\r\nplain body\r\n--b\r\nContent-Type: text/html\r\n\r\n"
+        f"{html}\r\n--b--\r\n"
+    ).encode()
+    from dataclasses import replace
+
+    return message_record(data=replace(data, subject=subject, raw=raw)).message
+
+
+def test_tracking_lists_newest_first_with_keyset_pages(logged_in, customer):
+    for n in range(55):
+        _record(customer, minutes_ago=n, subject=f"Message {n}", n=n)
+    url = reverse("tracking", args=[customer.hosting.pk])
+
+    first = logged_in.get(url)
+    assert first.context["page"][0].subject == "Message 0"
+    assert len(first.context["page"]) == 50
+    second = logged_in.get(url, {"after": first.context["next_cursor"]})
+    assert [m.subject for m in second.context["page"]] == [f"Message {n}" for n in range(50, 55)]
+    assert second.context["next_cursor"] is None
+
+
+def test_tracking_filters_by_text_and_spam(logged_in, customer):
+    _record(customer, minutes_ago=1, subject="Invoice 12", n=1)
+    _record(customer, minutes_ago=2, subject="WIN NOW", score=12.0, n=2)
+    url = reverse("tracking", args=[customer.hosting.pk])
+
+    by_text = logged_in.get(url, {"q": "invoice"}).context["page"]
+    spam = logged_in.get(url, {"spam": "on"}).context["page"]
+
+    assert [m.subject for m in by_text] == ["Invoice 12"]
+    assert [m.subject for m in spam] == ["WIN NOW"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"after": "garbage!"},
+        {"since": "2026-13-40"},
+        {"since": "2026-11-20", "until": "2026-11-10"},
+    ],
+)
+def test_bad_tracking_queries_get_a_400(logged_in, customer, query):
+    assert logged_in.get(reverse("tracking", args=[customer.hosting.pk]), query).status_code == 400
+
+
+@pytest.mark.parametrize(("offset", "available"), [(-1, True), (1, False)])
+def test_content_and_report_are_shown_for_72_hours_exactly(logged_in, customer, offset, available):
+    message = _record(customer, minutes_ago=0, score=12.0)
+    url = reverse("message", args=[customer.hosting.pk, message.pk])
+    html_url = reverse("message-html", args=[customer.hosting.pk, message.pk])
+
+    with time_machine.travel(message.sent_at + timedelta(hours=72, seconds=offset)):
+        page = logged_in.get(url).content.decode()
+        html = logged_in.get(html_url)
+
+    assert ("BAYES_SPAM" in page) is available
+    assert ('id="content-gone"' in page) is not available
+    assert html.status_code == (200 if available else 404)
+
+
+def test_the_html_preview_is_sanitised_and_sandboxed(logged_in, customer):
+    message = _record(customer, minutes_ago=0)
+
+    response = logged_in.get(reverse("message-html", args=[customer.hosting.pk, message.pk]))
+
+    body = response.content.decode()
+    assert "<script" not in body and "onclick" not in body and "x.example" not in body
+    assert "Hi" in body
+    csp = response["Content-Security-Policy"]
+    assert "default-src 'none'" in csp and "sandbox" in csp
+    assert response["X-Frame-Options"] == "SAMEORIGIN"
+
+
+def test_the_action_history_lists_blocks_and_unblocks(logged_in, abuse_blocked):
+    logged_in.post(reverse("unblock", args=[abuse_blocked.hosting.pk]), {"confirm": "on"})
+
+    page = logged_in.get(reverse("history", args=[abuse_blocked.hosting.pk])).content.decode()
+
+    assert "Block started" in page and "Mailboxes unblocked" in page
+
+
+def test_the_account_language_is_used_and_can_be_switched(logged_in, customer):
+    account = customer.customer_accounts.get()
+    account.language = "it"
+    account.save()
+    url = reverse("mail-abuse", args=[customer.hosting.pk])
+
+    assert "Controlla la cronologia" in logged_in.get(url).content.decode()
+    logged_in.post("/i18n/setlang/", {"language": "fr", "next": url})
+    assert "Vérifier l’historique" in logged_in.get(url).content.decode()
+
+
+def test_login_attempts_are_throttled(client, customer):
+    for _ in range(5):
+        client.post("/accounts/login/", {"username": "marie", "password": "wrong"})
+
+    response = client.post("/accounts/login/", {"username": "marie", "password": "pw-for-tests"})
+
+    assert response.status_code == 429
+    assert "Too many failed log-in attempts" in response.content.decode()

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from lwsmail.models import Hosting, Mailbox
+from tracking.models import Source, Status
+from tracking.selectors import MessageFilters
+
+
+class MessageFilterForm(forms.Form):
+    mailbox = forms.ModelChoiceField(
+        label=_("Address"),
+        queryset=Mailbox.objects.none(),
+        required=False,
+        empty_label=_("All addresses"),
+    )
+    source = forms.ChoiceField(
+        label=_("Source"), choices=[("", _("All sources")), *Source.choices], required=False
+    )
+    status = forms.ChoiceField(
+        label=_("Status"), choices=[("", _("All statuses")), *Status.choices], required=False
+    )
+    spam = forms.BooleanField(label=_("Spam only"), required=False)
+    since = forms.DateField(
+        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    until = forms.DateField(
+        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    q = forms.CharField(label=_("Subject or recipient contains"), required=False, max_length=200)
+
+    def __init__(self, *args, hosting: Hosting, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["mailbox"].queryset = Mailbox.objects.filter(domain__hosting=hosting)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("since") and data.get("until") and data["since"] > data["until"]:
+            raise forms.ValidationError(_("The start date is after the end date."))
+        return data
+
+    @staticmethod
+    def empty_filters() -> MessageFilters:
+        return MessageFilters()
+
+    def filters(self) -> MessageFilters:
+        data = self.cleaned_data
+        return MessageFilters(
+            mailbox_id=data["mailbox"].pk if data.get("mailbox") else None,
+            source=data.get("source") or "",
+            status=data.get("status") or "",
+            spam_only=bool(data.get("spam")),
+            since=data.get("since"),
+            until=data.get("until"),
+            text=(data.get("q") or "").strip(),
+        )

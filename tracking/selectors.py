@@ -1,0 +1,158 @@
+"""Read side of tracking: the newest-first list, and one message's detail."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from email.message import EmailMessage
+
+import nh3
+from django.db.models import Q
+from django.utils import timezone
+
+from lwsmail.models import Hosting
+from tracking.models import OutboundMessage
+from tracking.parsing import parse_message
+
+PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class MessageFilters:
+    mailbox_id: int | None = None
+    source: str = ""
+    status: str = ""
+    spam_only: bool = False
+    since: date | None = None
+    until: date | None = None
+    text: str = ""
+
+
+def encode_cursor(message: OutboundMessage) -> str:
+    raw = f"{message.sent_at.isoformat()}|{message.pk}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, int] | None:
+    """The (sent_at, id) a page continues after; None for a cursor that is not ours."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        when, _, pk = raw.partition("|")
+        parsed = datetime.fromisoformat(when)
+        return (parsed, int(pk)) if parsed.tzinfo else None
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+
+
+def hosting_messages(
+    *,
+    hosting: Hosting,
+    filters: MessageFilters,
+    after: tuple[datetime, int] | None = None,
+    limit: int = PAGE_SIZE,
+) -> tuple[list[OutboundMessage], str | None]:
+    """One page of the hosting's messages, newest first, continuing after `after`
+    (keyset pagination: a deep page costs what the first one does)."""
+    qs = OutboundMessage.objects.filter(hosting=hosting).select_related("mailbox")
+    if filters.mailbox_id:
+        qs = qs.filter(mailbox_id=filters.mailbox_id)
+    if filters.source:
+        qs = qs.filter(source=filters.source)
+    if filters.status:
+        qs = qs.filter(status=filters.status)
+    if filters.spam_only:
+        qs = qs.filter(is_spam=True)
+    tz = timezone.get_current_timezone()
+    if filters.since:
+        qs = qs.filter(sent_at__gte=datetime.combine(filters.since, time.min, tz))
+    if filters.until:
+        end = datetime.combine(filters.until + timedelta(days=1), time.min, tz)
+        qs = qs.filter(sent_at__lt=end)
+    if filters.text:
+        qs = qs.filter(
+            Q(subject__icontains=filters.text) | Q(recipients_text__icontains=filters.text.lower())
+        )
+    if after is not None:
+        sent_at, pk = after
+        qs = qs.filter(Q(sent_at__lt=sent_at) | Q(sent_at=sent_at, pk__lt=pk))
+    page = list(qs.defer("recipients_text").order_by("-sent_at", "-id")[: limit + 1])
+    next_cursor = encode_cursor(page[limit - 1]) if len(page) > limit else None
+    return page[:limit], next_cursor
+
+
+@dataclass
+class Attachment:
+    filename: str
+    content_type: str
+    size: int
+
+
+@dataclass
+class MessageView:
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    text: str = ""
+    has_html: bool = False
+    attachments: list[Attachment] = field(default_factory=list)
+
+
+SHOWN_HEADERS = (
+    "From",
+    "To",
+    "Cc",
+    "Reply-To",
+    "Subject",
+    "Date",
+    "Message-ID",
+    "X-Mailer",
+    "X-PHP-Originating-Script",
+)
+
+
+def _part_text(part: EmailMessage) -> str:
+    try:
+        return part.get_content()
+    except (LookupError, UnicodeError, AssertionError, KeyError):
+        payload = part.get_payload(decode=True) or b""
+        return payload.decode("utf-8", "replace")
+
+
+def message_view(raw: bytes) -> MessageView:
+    """Headers, text part, whether there is an HTML part, attachments (never their bytes)."""
+    msg, _headers = parse_message(raw, headers_only=False)
+    view = MessageView()
+    for name in SHOWN_HEADERS:
+        for value in msg.get_all(name, []):
+            view.headers.append((name, str(value)[:2000]))
+    text = msg.get_body(preferencelist=("plain",))
+    view.text = _part_text(text)[:200_000] if text is not None else ""
+    view.has_html = msg.get_body(preferencelist=("html",)) is not None
+    for part in msg.iter_attachments():
+        payload = part.get_payload(decode=True) or b""
+        view.attachments.append(
+            Attachment(part.get_filename() or "", part.get_content_type(), len(payload))
+        )
+    return view
+
+
+def _drop_what_loads_or_leaves(tag: str, attribute: str, value: str) -> str | None:
+    # Images would load from the spammer's server (a read receipt), links would navigate
+    # the frame to it: both go; what is left is the text and layout of the message.
+    if attribute in ("src", "href", "srcset", "background", "action", "formaction"):
+        return None
+    return value
+
+
+def message_html(raw: bytes) -> str | None:
+    """The HTML part, sanitised with nh3: no script, handler, style, form, frame or URL."""
+    msg, _headers = parse_message(raw, headers_only=False)
+    part = msg.get_body(preferencelist=("html",))
+    if part is None:
+        return None
+    return nh3.clean(
+        _part_text(part),
+        attribute_filter=_drop_what_loads_or_leaves,
+        link_rel=None,
+        strip_comments=True,
+    )
