@@ -16,7 +16,7 @@ DEMO_ENV := DJANGO_DEBUG=1 \
 
 # Tests run against the real PostgreSQL and Redis of this machine (or those named).
 TEST_ENV := DJANGO_SECRET_KEY=tests-only-7c1e0b5d2f9a4e8c6b3d1f0a9e8d7c6b5a4f3e2d1c0b9a8 \
-	DJANGO_DEBUG=0 SECURE_SSL_REDIRECT=0 \
+	DJANGO_DEBUG=0 SECURE_SSL_REDIRECT=0 SESSION_COOKIE_SECURE=0 CSRF_COOKIE_SECURE=0 \
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/lwsmail} \
 	REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/15}
 

@@ -32,6 +32,30 @@ def _postgresql_only(request) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _seeded_policy_table(request):
+    """A transactional test's flush empties the policy table that the data migration
+    seeded, and serialized_rollback does not always bring it back: seed it again the
+    same way when a database test finds it empty."""
+    uses_db = request.node.get_closest_marker("django_db") or {
+        "db",
+        "transactional_db",
+        "live_server",
+    } & set(request.fixturenames)
+    if not uses_db:
+        yield
+        return
+    import importlib
+
+    from django.apps import apps
+
+    from abuse.models import PolicyTier
+
+    if not PolicyTier.objects.exists():
+        importlib.import_module("abuse.migrations.0002_seed_policy").seed(apps, None)
+    yield
+
+
+@pytest.fixture(autouse=True)
 def _fresh_policy_cache():
     # Each test's database has its own policy rows; never reuse another test's.
     from abuse.policy import policy_cache_clear

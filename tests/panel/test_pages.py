@@ -11,8 +11,7 @@ from abuse.models import Unblock
 from lwsmail.models import AuditEvent
 from lwsmail.passwords import dovecot_verify
 from tests.abuse.helpers import spam_at
-from tests.factories import HostingFactory, UserFactory, message_data
-from tracking.models import OutboundMessage
+from tests.factories import message_data
 from tracking.services import message_record
 
 pytestmark = pytest.mark.django_db
@@ -119,7 +118,8 @@ def _record(customer, *, minutes_ago: int, subject: str = "Hello", score: float 
     raw = (
         f"From: {customer.box.address}\r\nTo: a@example.org\r\nSubject: {subject}\r\n"
         'MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary="b"\r\n\r\n'
-        f"--b\r\nContent-Type: text/plain\r\n\r\nplain body\r\n--b\r\nContent-Type: text/html\r\n\r\n"
+        "--b\r\nContent-Type: text/plain\r\n\r\nplain body\r\n"
+        "--b\r\nContent-Type: text/html\r\n\r\n"
         f"{html}\r\n--b--\r\n"
     ).encode()
     from dataclasses import replace
