@@ -43,7 +43,9 @@ def setup_django(url: str, **extra_env: str) -> dict[str, str]:
     return dict(os.environ)
 
 
-def fill_history(*, mailbox_ids: list[int], domain_id: int, hosting_id: int, rows: int) -> float:
+def fill_history(
+    *, mailbox_ids: list[int], domain_id: int, hosting_id: int, rows: int, start: int = 1
+) -> float:
     """Insert `rows` messages over the last two years with one SQL statement: ham at any
     age, and 5 % spam older than every window (a past offender's record)."""
     from django.db import connection
@@ -64,7 +66,7 @@ def fill_history(*, mailbox_ids: list[int], domain_id: int, hosting_id: int, row
                         ELSE now() - (g %% 63072000) * interval '1 second' END,
                    now(), CASE WHEN g %% 20 = 0 THEN 12.0 ELSE 1.0 END, 'no action', 'sent',
                    g %% 20 = 0, ''
-            FROM generate_series(1, %(rows)s) AS g
+            FROM generate_series(%(start)s, %(start)s + %(rows)s - 1) AS g
             """,
             {
                 "hosting": hosting_id,
@@ -72,6 +74,7 @@ def fill_history(*, mailbox_ids: list[int], domain_id: int, hosting_id: int, row
                 "boxes": mailbox_ids,
                 "n": len(mailbox_ids),
                 "rows": rows,
+                "start": start,
             },
         )
         # A live table has been vacuumed; without this, autovacuum of the fresh rows runs
