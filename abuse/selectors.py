@@ -90,7 +90,7 @@ class Meter:
     code: str
     count: int
     threshold: int
-    window_days: float
+    window_days: int
 
     @property
     def percent(self) -> int:
@@ -138,7 +138,7 @@ def hosting_meters(*, hosting: Hosting, now: datetime | None = None) -> list[Tar
                 t.code,
                 spam_count_in_window(tier=t, target=target, now=now, floors=floors),
                 t.threshold,
-                t.window.total_seconds() / 86400,
+                round(t.window.total_seconds() / 86400),
             )
             for t in sorted(tiers, key=lambda t: t.rank)
             if t.scope == target.scope

@@ -80,9 +80,9 @@ def test_meters_show_each_address_against_each_threshold(logged_in, customer):
 
     page = logged_in.get(reverse("mail-abuse", args=[customer.hosting.pk])).content.decode()
 
-    assert "7 of 20 spam in 1 days" in page
+    assert "7 of 20 spam in 1 day" in page
     assert "7 of 40 spam in 7 days" in page
-    assert "7 of 30 spam in 1 days" in page  # the domain's L-SPAM11
+    assert "7 of 30 spam in 1 day<" in page  # the domain's L-SPAM11
 
 
 def test_changing_a_mailbox_password_stores_a_dovecot_hash(logged_in, customer):
