@@ -179,6 +179,8 @@ class Block(models.Model):
     replaced_by = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replaced"
     )
+    # Set in the transaction that hands the suspension e-mail to the SMTP server.
+    notified_at = models.DateTimeField(null=True, blank=True)
 
     objects = BlockQuerySet.as_manager()
 

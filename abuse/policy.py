@@ -6,16 +6,19 @@ message's domain row locked, so two workers never evaluate one target at once.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.db import transaction
 from django.db.models import Max
 
 from abuse.models import Block, PolicySettings, PolicyTier, Scope
 from lwsmail.services import audit_record
 from tracking.models import OutboundMessage, Source
 
+log = logging.getLogger(__name__)
 MANUAL_LIFTS = (Block.LiftReason.UNBLOCK, Block.LiftReason.STAFF)
 # Staff edits of the policy table reach every worker within this many seconds; reading
 # the table once per message was a fifth of the cost of recording one.
@@ -175,6 +178,10 @@ def block_start(
     )
     if replaces is not None:
         Block.objects.filter(pk=replaces.pk).update(replaced_by=block)
+    if tier.notify_customer:
+        from abuse.tasks import notify_block
+
+        transaction.on_commit(lambda: _enqueue_notification(notify_block, block.pk))
     audit_record(
         action="block.started",
         hosting=target.hosting_id,
@@ -190,6 +197,13 @@ def block_start(
         },
     )
     return block
+
+
+def _enqueue_notification(task, block_id: int) -> None:
+    try:
+        task.delay(block_id)
+    except Exception:  # broker down: the block stands; staff can resend from the admin
+        log.exception("could not queue the suspension e-mail of block %s", block_id)
 
 
 def _standing_block(target: Target, now: datetime) -> Block | None:

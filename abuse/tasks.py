@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import smtplib
+
 from celery import shared_task
 from django.db import OperationalError
 
+from abuse.notifications import block_notify
 from abuse.services import blocks_lift_expired
 
 
@@ -11,3 +14,15 @@ from abuse.services import blocks_lift_expired
 )
 def lift_expired_blocks() -> int:
     return blocks_lift_expired()
+
+
+@shared_task(
+    acks_late=True,
+    autoretry_for=(OperationalError, smtplib.SMTPException, OSError),
+    retry_backoff=10,
+    retry_backoff_max=600,
+    retry_jitter=True,
+    max_retries=10,
+)
+def notify_block(block_id: int) -> bool:
+    return block_notify(block_id=block_id)

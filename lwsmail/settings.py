@@ -170,6 +170,7 @@ EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
 EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="lwsmail <no-reply@localhost>")
+EMAIL_MESSAGE_ID_DOMAIN = env.str("EMAIL_MESSAGE_ID_DOMAIN", default="lwsmail.invalid")
 
 # Celery: JSON only, late acks so that a worker killed mid-task loses nothing.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)

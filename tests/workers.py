@@ -26,6 +26,10 @@ def worker_env() -> dict[str, str]:
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
         "REDIS_URL": settings.REDIS_URL,
         "RSPAMD_URL": settings.RSPAMD_URL,
+        "EMAIL_BACKEND": settings.EMAIL_BACKEND,
+        "EMAIL_HOST": settings.EMAIL_HOST,
+        "EMAIL_PORT": str(settings.EMAIL_PORT),
+        "SITE_URL": settings.SITE_URL,
     }
 
 

@@ -1,0 +1,124 @@
+"""Suspension e-mails through a real SMTP server on loopback (aiosmtpd)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from email import message_from_bytes, policy
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.handlers import Message
+from django.utils import timezone
+
+from abuse.models import Block
+from abuse.notifications import block_notify
+from tests.abuse.helpers import spam_at, standing
+from tests.harness.common import free_port
+
+pytestmark = pytest.mark.django_db
+
+
+class Inbox(Message):
+    def __init__(self) -> None:
+        super().__init__(message_class=None)
+        self.received: list = []
+
+    def handle_message(self, message) -> None:
+        self.received.append(message)
+
+    def prepare_message(self, session, envelope):
+        return message_from_bytes(envelope.original_content, policy=policy.default)
+
+
+@pytest.fixture
+def smtp_server(settings):
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", controller.port
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.SITE_URL = "https://panel.example.net"
+    yield inbox
+    controller.stop()
+
+
+def suspend(mailbox, language: str) -> Block:
+    account = mailbox.domain.hosting.customer
+    account.language = language
+    account.save()
+    spam_at(mailbox.address, timezone.now() - timedelta(hours=1), 40)
+    return standing(mailbox.address)
+
+
+@pytest.mark.parametrize(
+    ("language", "words"),
+    [("en", "Sending from"), ("fr", "L’envoi depuis"), ("it", "L’invio da")],
+)
+def test_a_suspension_mails_the_contact_once_in_their_language(
+    smtp_server, mailbox, language, words
+):
+    block = suspend(mailbox, language)
+    assert block.code == "L-SPAM20"
+
+    assert block_notify(block_id=block.pk) is True
+    assert block_notify(block_id=block.pk) is False  # a retried task sends nothing more
+
+    assert len(smtp_server.received) == 1
+    mail = smtp_server.received[0]
+    account = mailbox.domain.hosting.customer
+    assert mail["To"] == account.contact_email
+    assert "L-SPAM20" in mail["Subject"] and mailbox.address in mail["Subject"]
+    text = mail.get_body(preferencelist=("plain",)).get_content()
+    html = mail.get_body(preferencelist=("html",)).get_content()
+    assert words in text and words in html
+    link = f"https://panel.example.net/h/{mailbox.domain.hosting_id}/abuse/"
+    assert link in text and link in html
+    assert mail["Message-ID"] == f"<suspension-{block.pk}@lwsmail.invalid>"
+
+
+def test_timed_blocks_send_nothing_unless_staff_enable_it(smtp_server, mailbox):
+    spam_at(mailbox.address, timezone.now())
+    block = standing(mailbox.address)
+
+    assert block_notify(block_id=block.pk) is False
+    block.tier.notify_customer = True
+    block.tier.save()
+    assert block_notify(block_id=block.pk) is True
+    assert len(smtp_server.received) == 1
+
+
+def test_an_smtp_failure_leaves_the_block_to_notify_again(settings, mailbox):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", free_port()  # nobody listens
+    block = suspend(mailbox, "en")
+
+    with pytest.raises(OSError):
+        block_notify(block_id=block.pk)
+
+    block.refresh_from_db()
+    assert block.notified_at is None
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_block_queues_its_email_and_a_real_worker_sends_it_once(
+    smtp_server, mailbox, redis_client, tmp_path
+):
+    from tests.workers import celery_worker, wait_until
+
+    redis_client.flushdb()
+    with celery_worker(log=tmp_path / "worker.log"):
+        block = suspend(mailbox, "fr")
+        assert wait_until(lambda: len(smtp_server.received) == 1, timeout=30), (
+            tmp_path / "worker.log"
+        ).read_text()[-2000:]
+        # The task again, as a redelivery would: still one e-mail.
+        from abuse.tasks import notify_block
+
+        notify_block.delay(block.pk)
+        wait_until(lambda: False, timeout=3)
+
+    assert len(smtp_server.received) == 1
+    assert "Envoi suspendu" in smtp_server.received[0]["Subject"]
+    block.refresh_from_db()
+    assert block.notified_at is not None
