@@ -12,7 +12,8 @@ DEMO_ENV := DJANGO_DEBUG=1 \
 	DATABASE_URL=sqlite:///$(CURDIR)/$(RUN_DIR)/demo.sqlite3 \
 	CELERY_BROKER_URL=filesystem:// \
 	CELERY_FILESYSTEM_DIR=$(CURDIR)/$(RUN_DIR)/broker \
-	EMAIL_BACKEND=django.core.mail.backends.console.EmailBackend
+	EMAIL_BACKEND=django.core.mail.backends.console.EmailBackend \
+	POLICY_BLOCKSTATE_ENABLED=0
 
 # Tests run against the real PostgreSQL and Redis of this machine (or those named).
 TEST_ENV := DJANGO_SECRET_KEY=tests-only-7c1e0b5d2f9a4e8c6b3d1f0a9e8d7c6b5a4f3e2d1c0b9a8 \

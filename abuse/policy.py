@@ -14,6 +14,7 @@ from datetime import datetime
 from django.db import transaction
 from django.db.models import Max
 
+from abuse.blockstate import blockstate_publish, blockstate_withdraw
 from abuse.models import Block, PolicySettings, PolicyTier, Scope
 from lwsmail.services import audit_record
 from tracking.models import OutboundMessage, Source
@@ -142,11 +143,14 @@ def spam_count_in_window(
 
 
 def _lift(block: Block, *, now: datetime, reason: str, **extra) -> bool:
-    return bool(
+    lifted = bool(
         Block.objects.filter(pk=block.pk, lifted_at__isnull=True).update(
             lifted_at=now, lift_reason=reason, **extra
         )
     )
+    if lifted:
+        blockstate_withdraw(blocks=[block])
+    return lifted
 
 
 def block_start(
@@ -178,6 +182,7 @@ def block_start(
     )
     if replaces is not None:
         Block.objects.filter(pk=replaces.pk).update(replaced_by=block)
+    blockstate_publish(block=block)
     if tier.notify_customer:
         from abuse.tasks import notify_block
 

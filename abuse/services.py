@@ -8,6 +8,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+from abuse.blockstate import blockstate_withdraw
 from abuse.models import Block, Unblock
 from abuse.selectors import UnblockAvailability, unblock_availability
 from lwsmail.models import Hosting
@@ -36,6 +37,7 @@ def block_lift(*, block: Block, user: AbstractBaseUser, note: str = "") -> bool:
             lifted_at=now, lifted_by=user, lift_reason=Block.LiftReason.STAFF
         )
         if changed:
+            blockstate_withdraw(blocks=[block])
             audit_record(
                 action="block.lifted",
                 actor=user,
@@ -57,16 +59,17 @@ def blocks_lift_expired(*, now: datetime | None = None, batch_size: int = 1000) 
                 Block.objects.expired(now)
                 .select_for_update(skip_locked=True)
                 .order_by("ends_at")
-                .values_list("pk", "hosting_id", "target", "code", "ends_at")[:batch_size]
+                .values_list("pk", "hosting_id", "scope", "target", "code", "ends_at")[:batch_size]
             )
             if not batch:
                 return total
-            for pk, hosting_id, target, code, ends_at in batch:
+            for pk, hosting_id, scope, target, code, ends_at in batch:
                 changed = Block.objects.filter(pk=pk, lifted_at__isnull=True).update(
                     lifted_at=ends_at, lift_reason=Block.LiftReason.EXPIRED
                 )
                 if changed:
                     total += 1
+                    blockstate_withdraw(blocks=[Block(pk=pk, scope=scope, target=target)])
                     audit_record(
                         action="block.expired",
                         hosting=hosting_id,
@@ -107,6 +110,7 @@ def hosting_unblock(
         ).update(
             lifted_at=now, lifted_by=user, lift_reason=Block.LiftReason.UNBLOCK, unblock=unblock
         )
+        blockstate_withdraw(blocks=availability.blocks)
         if availability.uses_exceptional_grant:
             Hosting.objects.filter(pk=locked.pk).update(
                 exceptional_unblock_granted_at=None, exceptional_unblock_granted_by=None

@@ -5,6 +5,7 @@ import smtplib
 from celery import shared_task
 from django.db import OperationalError
 
+from abuse.blockstate import blockstate_rebuild
 from abuse.notifications import block_notify
 from abuse.services import blocks_lift_expired
 
@@ -26,3 +27,8 @@ def lift_expired_blocks() -> int:
 )
 def notify_block(block_id: int) -> bool:
     return block_notify(block_id=block_id)
+
+
+@shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
+def rebuild_block_state() -> int:
+    return blockstate_rebuild()

@@ -110,6 +110,11 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
 
+# SMTP policy service: block state kept in Redis (off only for the Redis-less demo).
+POLICY_BLOCKSTATE_ENABLED = env.bool("POLICY_BLOCKSTATE_ENABLED", default=True)
+# Redis or PostgreSQL unreachable: True lets mail through (DUNNO) and logs; False defers it.
+POLICYD_FAIL_OPEN = env.bool("POLICYD_FAIL_OPEN", default=True)
+
 # Ingestion: Rspamd's metadata_exporter pushes with these basic-auth credentials.
 INGEST_USERNAME = env.str("INGEST_USERNAME", default="rspamd")
 INGEST_PASSWORD = env.str("INGEST_PASSWORD", default="")
@@ -223,6 +228,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "tracking.tasks.requeue_ingest_events",
         "schedule": timedelta(seconds=60),
         "options": {"expires": 50},
+    },
+    # Heals any update Redis missed while it was down (PostgreSQL is the truth).
+    "rebuild-block-state": {
+        "task": "abuse.tasks.rebuild_block_state",
+        "schedule": timedelta(seconds=300),
+        "options": {"expires": 240},
     },
     "sweep-message-content": {
         "task": "tracking.tasks.sweep_message_content",

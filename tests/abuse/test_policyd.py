@@ -1,0 +1,187 @@
+"""The SMTP policy service over real sockets, with the block state in a real Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from abuse.blockstate import KEY, client
+from abuse.policyd import PolicyServer, reply
+from abuse.services import hosting_unblock
+from tests.abuse.helpers import spam_at, website_spam_at
+from tests.factories import MailboxFactory, UserFactory
+from tests.harness.common import free_port
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def clean_state(redis_client):
+    client.cache_clear()
+    redis_client.delete(KEY)
+    yield
+    redis_client.delete(KEY)
+
+
+def start_server(**kwargs) -> tuple[int, asyncio.AbstractEventLoop]:
+    port = free_port()
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(PolicyServer(**kwargs).serve("127.0.0.1", port))
+        ready.set()
+        loop.run_forever()
+
+    threading.Thread(target=run, daemon=True).start()
+    assert ready.wait(10)
+    return port, loop
+
+
+@pytest.fixture
+def policyd(clean_state):
+    port, loop = start_server()
+    yield port
+    loop.call_soon_threadsafe(loop.stop)
+
+
+def ask(port: int, requests: list[dict[str, str]]) -> list[str]:
+    """Send requests on one connection as Postfix does; return the actions."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        stream = sock.makefile("rwb")
+        answers = []
+        for attrs in requests:
+            payload = {"request": "smtpd_access_policy", "protocol_state": "RCPT", **attrs}
+            stream.write("".join(f"{k}={v}\n" for k, v in payload.items()).encode() + b"\n")
+            stream.flush()
+            lines = []
+            while (line := stream.readline().decode().rstrip("\n")) != "":
+                lines.append(line)
+            answers.append(lines[0].removeprefix("action="))
+        return answers
+
+
+def test_a_sender_blocked_for_mail_abuse_is_refused_with_its_code(
+    policyd, mailbox, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        spam_at(mailbox.address, timezone.now() - timedelta(days=2), 40)
+
+    [action] = ask(policyd, [{"sasl_username": mailbox.address, "sender": mailbox.address}])
+
+    assert action == (
+        f"REJECT 5.7.1 L-SPAM20 <{mailbox.address}>: sending suspended for mail abuse, "
+        "see the Mail Abuse page"
+    )
+
+
+def test_a_timed_block_says_until_when(policyd, mailbox, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        spam_at(mailbox.address, timezone.now())
+
+    [action] = ask(policyd, [{"sender": mailbox.address.upper()}])
+
+    assert action.startswith(f"REJECT 5.7.1 L-SPAM00 <{mailbox.address}>: sending suspended until ")
+    assert action.endswith("UTC, change the password of this address")
+
+
+def test_a_domain_block_stops_every_address_of_the_domain(
+    policyd, mailbox, django_capture_on_commit_callbacks
+):
+    other = MailboxFactory(domain=mailbox.domain)
+    with django_capture_on_commit_callbacks(execute=True):
+        website_spam_at(mailbox.domain.name, timezone.now(), 30)
+
+    [action] = ask(policyd, [{"sasl_username": other.address}])
+
+    assert "L-SPAM11" in action
+
+
+def test_unknown_or_empty_senders_pass(policyd):
+    answers = ask(policyd, [{"sender": "someone@elsewhere.example"}, {"sender": ""}, {}])
+
+    assert answers == ["DUNNO", "DUNNO", "DUNNO"]
+
+
+def test_after_an_unblock_the_sender_passes_again(
+    policyd, mailbox, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        spam_at(mailbox.address, timezone.now() - timedelta(days=2), 40)
+    assert ask(policyd, [{"sender": mailbox.address}])[0].startswith("REJECT")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        hosting_unblock(hosting=mailbox.domain.hosting, user=UserFactory())
+
+    assert ask(policyd, [{"sender": mailbox.address}]) == ["DUNNO"]
+
+
+def test_an_ended_timed_block_passes_even_before_the_sweep():
+    now = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+    entry = {"code": "L-SPAM00", "ends_at": (now + timedelta(seconds=1)).isoformat()}
+
+    assert reply(entry, "a@b.fr", now).startswith("REJECT 5.7.1 L-SPAM00")
+    assert reply(entry, "a@b.fr", now + timedelta(seconds=1)) is None
+
+
+def test_the_lift_of_a_replaced_block_never_erases_the_stronger_one(
+    policyd, mailbox, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        spam_at(mailbox.address, timezone.now(), 20)  # 00, then 10 replaces it
+
+    [action] = ask(policyd, [{"sender": mailbox.address}])
+
+    assert "L-SPAM10" in action
+
+
+def test_many_connections_with_many_requests_each_get_right_answers(
+    policyd, mailbox, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        spam_at(mailbox.address, timezone.now() - timedelta(days=2), 40)
+    requests = [{"sender": mailbox.address}, {"sender": "free@elsewhere.example"}] * 25
+
+    with ThreadPoolExecutor(50) as pool:
+        results = list(pool.map(lambda _: ask(policyd, requests), range(50)))
+
+    for answers in results:
+        assert answers[0::2] == [answers[0]] * 25 and answers[0].startswith("REJECT")
+        assert answers[1::2] == ["DUNNO"] * 25
+
+
+@pytest.mark.parametrize(("fail_open", "expected"), [(True, "DUNNO"), (False, "DEFER_IF_PERMIT")])
+def test_with_redis_unreachable_it_follows_the_fail_open_setting(fail_open, expected, caplog):
+    port, loop = start_server(redis_url=f"redis://127.0.0.1:{free_port()}/0", fail_open=fail_open)
+    try:
+        [action] = ask(port, [{"sender": "a@b.fr"}])
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+
+    assert action.startswith(expected)
+    assert "block state unreachable" in caplog.text
+
+
+def test_the_rebuild_restores_the_state_from_postgresql(policyd, mailbox, redis_client):
+    spam_at(
+        mailbox.address, timezone.now() - timedelta(days=2), 40
+    )  # no on_commit: Redis missed it
+    assert ask(policyd, [{"sender": mailbox.address}]) == ["DUNNO"]
+
+    call_command("blockstate_rebuild")
+
+    assert "L-SPAM20" in ask(policyd, [{"sender": mailbox.address}])[0]
+
+
+@pytest.mark.parametrize("listen", ["nowhere", "127.0.0.1:0", "127.0.0.1:99999", "host:25"])
+def test_a_bad_listen_address_is_a_clear_error(listen):
+    with pytest.raises(CommandError, match="--listen"):
+        call_command("policyd", listen=listen)
