@@ -21,7 +21,7 @@ TEST_ENV := DJANGO_SECRET_KEY=tests-only-7c1e0b5d2f9a4e8c6b3d1f0a9e8d7c6b5a4f3e2
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/lwsmail} \
 	REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/15}
 
-.PHONY: install run demo test lint format bench bench-engine bench-ingest bench-tracking clean
+.PHONY: install run demo test lint format bench bench-engine bench-ingest bench-tracking bench-policyd clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -61,7 +61,10 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: bench-engine bench-ingest bench-tracking
+bench: bench-engine bench-ingest bench-tracking bench-policyd
+
+bench-policyd: install
+	$(TEST_ENV) $(PY) bench/policyd.py
 
 bench-tracking: install
 	$(TEST_ENV) $(PY) bench/tracking.py

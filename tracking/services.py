@@ -211,20 +211,27 @@ def messages_record(*, datas: list[MessageData], now: datetime | None = None) ->
     return created + len(messages)
 
 
+def message_contents_sweep_batch(*, now: datetime, batch_size: int = 5000) -> int:
+    """Delete one batch of expired content in one short transaction, oldest first by the
+    expires_at index; returns how many rows went."""
+    with transaction.atomic():
+        pks = list(
+            MessageContent.objects.filter(expires_at__lte=now)
+            .order_by("expires_at")
+            .values_list("pk", flat=True)[:batch_size]
+        )
+        if not pks:
+            return 0
+        return MessageContent.objects.filter(pk__in=pks, expires_at__lte=now).delete()[0]
+
+
 def message_contents_sweep(*, now: datetime | None = None, batch_size: int = 5000) -> int:
     """Delete message content and spam reports past their 72 hours, in index-driven batches
     so each transaction stays short whatever the table's size; returns how many."""
     now = now or timezone.now()
     total = 0
-    while True:
-        with transaction.atomic():
-            pks = list(
-                MessageContent.objects.filter(expires_at__lte=now)
-                .order_by("expires_at")
-                .values_list("pk", flat=True)[:batch_size]
-            )
-            if not pks:
-                return total
-            total += MessageContent.objects.filter(pk__in=pks, expires_at__lte=now).delete()[0]
-        if len(pks) < batch_size:
-            return total
+    while deleted := message_contents_sweep_batch(now=now, batch_size=batch_size):
+        total += deleted
+        if deleted < batch_size:
+            break
+    return total

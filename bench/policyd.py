@@ -1,0 +1,179 @@
+"""The SMTP policy service under load, and the 72-hour content sweep at 10^6 rows.
+
+(1) `manage.py policyd` with 10^5 blocked addresses in Redis, 50 concurrent connections,
+    each sending requests one after the other as Postfix does: answers per second and
+    latency p50/p99 (10 % of the senders are blocked).
+(2) 10^6 expired MessageContent rows (4 KiB each) in PostgreSQL: total sweep time and the
+    longest single transaction (the longest a lock is held).
+
+  make bench-policyd
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import statistics
+import time
+from pathlib import Path
+
+from common import DEFAULT_DB, ROOT, process, quantile, recreate_database, setup_django
+
+BLOCKED_DOMAINS = 1000
+
+
+async def client(port: int, senders: list[str], latencies: list[float]) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    for sender in senders:
+        started = time.perf_counter()
+        writer.write(
+            f"request=smtpd_access_policy\nprotocol_state=RCPT\nsender={sender}\n\n".encode()
+        )
+        await writer.drain()
+        while (await reader.readline()) not in (b"\n", b""):
+            pass
+        latencies.append(time.perf_counter() - started)
+    writer.close()
+
+
+async def load(
+    port: int, connections: int, per_connection: int, blocked: int
+) -> tuple[float, list]:
+    rng = random.Random(3)
+    latencies: list[float] = []
+    plans = [
+        [
+            f"user{rng.randrange(blocked)}@blocked{rng.randrange(BLOCKED_DOMAINS)}.example"
+            if rng.random() < 0.1
+            else f"someone{rng.randrange(10**6)}@free.example"
+            for _ in range(per_connection)
+        ]
+        for _ in range(connections)
+    ]
+    started = time.perf_counter()
+    await asyncio.gather(*(client(port, plan, latencies) for plan in plans))
+    return time.perf_counter() - started, latencies
+
+
+def policyd_bench(args, env: dict[str, str]) -> list[tuple[str, str]]:
+    import redis
+
+    from abuse.blockstate import KEY
+    from tests.harness.common import free_port, wait_for
+
+    r = redis.Redis.from_url(env["REDIS_URL"])
+    r.delete(KEY)
+    pipe = r.pipeline(transaction=False)
+    for n in range(args.blocked):
+        entry = {"id": n, "code": "L-SPAM20", "rank": 20, "ends_at": None}
+        pipe.hset(KEY, f"address:user{n}@blocked{n % BLOCKED_DOMAINS}.example", json.dumps(entry))
+        if n % 10_000 == 9_999:
+            pipe.execute()
+    pipe.execute()
+    port = free_port()
+    cmd = [str(ROOT / ".venv/bin/python"), "manage.py", "policyd", "--listen", f"127.0.0.1:{port}"]
+    with process(cmd, env=env, log=Path("/tmp/lws-policyd.log")):
+        import socket
+
+        wait_for(
+            lambda: socket.create_connection(("127.0.0.1", port), 1).close() or True,
+            timeout=30,
+            what="policyd",
+        )
+        asyncio.run(load(port, 5, 50, args.blocked))  # warm-up
+        elapsed, latencies = asyncio.run(
+            load(port, args.connections, args.requests // args.connections, args.blocked)
+        )
+    r.delete(KEY)
+    return [
+        (
+            f"policyd: {len(latencies):,} answers, {args.connections} connections, "
+            f"{args.blocked:,} blocked",
+            "",
+        ),
+        ("  answers per second", f"{len(latencies) / elapsed:,.0f}"),
+        ("  latency p50", f"{statistics.median(latencies) * 1e3:.2f} ms"),
+        ("  latency p99", f"{quantile(latencies, 99) * 1e3:.2f} ms"),
+    ]
+
+
+def sweep_bench(args) -> list[tuple[str, str]]:
+    from django.db import connection
+
+    from lwsmail.models import CustomerAccount, Domain, Hosting
+
+    customer = CustomerAccount.objects.create(name="bench", contact_email="b@example.net")
+    hosting = Hosting.objects.create(customer=customer, name="sweep")
+    domain = Domain.objects.create(hosting=hosting, name="sweep.example")
+    with connection.cursor() as cur:
+        cur.execute(
+            """
+            WITH m AS (
+              INSERT INTO tracking_outboundmessage
+                (identity, hosting_id, domain_id, sender, authenticated_user, source, script,
+                 recipients, recipients_text, subject, size, rspamd_server, queue_id,
+                 message_id, sent_at, received_at, score, action, status, is_spam, code)
+              SELECT md5('s' || g), %(h)s, %(d)s, 'x@sweep.example', '', 'website', '', '[]',
+                     '', 's', 4096, 'bench', 'S' || g, '', now() - interval '4 days',
+                     now() - interval '4 days', 1.0, 'no action', 'sent', false, ''
+              FROM generate_series(1, %(rows)s) g
+              RETURNING id
+            )
+            INSERT INTO tracking_messagecontent (message_id, expires_at, raw, symbols)
+            SELECT id, now() - interval '1 day', convert_to(repeat('x', 4096), 'UTF8'), '{}'
+            FROM m
+            """,
+            {"h": hosting.pk, "d": domain.pk, "rows": args.sweep_rows},
+        )
+        cur.execute("VACUUM ANALYZE tracking_messagecontent")
+
+    from django.utils import timezone
+
+    from tracking.services import message_contents_sweep_batch
+
+    now = timezone.now()
+    batches: list[float] = []
+    deleted = 0
+    started = time.perf_counter()
+    while True:  # the loop of message_contents_sweep, timing each batch transaction
+        t = time.perf_counter()
+        n = message_contents_sweep_batch(now=now)
+        batches.append(time.perf_counter() - t)
+        deleted += n
+        if n < 5000:
+            break
+    total = time.perf_counter() - started
+    longest = max(batches)
+    return [
+        (f"sweep: {deleted:,} expired content rows of 4 KiB", ""),
+        ("  total time", f"{total:.1f} s"),
+        ("  longest single transaction (lock held)", f"{longest * 1e3:.0f} ms"),
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--blocked", type=int, default=100_000)
+    parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--requests", type=int, default=50_000)
+    parser.add_argument("--sweep-rows", type=int, default=1_000_000)
+    parser.add_argument("--database", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB))
+    args = parser.parse_args()
+    if args.blocked < 1 or args.connections < 1 or args.requests < args.connections:
+        parser.error("--blocked >= 1, --connections >= 1, --requests >= --connections")
+    recreate_database(args.database)
+    env = setup_django(
+        args.database,
+        REDIS_URL=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/11"),
+        LOG_LEVEL="WARNING",
+    )
+    rows = policyd_bench(args, env) + sweep_bench(args)
+    for name, value in rows:
+        print(f"{name:<60}{value:>14}")
+
+
+if __name__ == "__main__":
+    main()
