@@ -30,27 +30,45 @@ def clean_state(redis_client):
     redis_client.delete(KEY)
 
 
-def start_server(**kwargs) -> tuple[int, asyncio.AbstractEventLoop]:
-    port = free_port()
-    loop = asyncio.new_event_loop()
-    ready = threading.Event()
+class Running:
+    """A PolicyServer on its own event loop in a thread, shut down cleanly by stop()."""
 
-    def run() -> None:
-        asyncio.set_event_loop(loop)
-        loop.run_until_complete(PolicyServer(**kwargs).serve("127.0.0.1", port))
-        ready.set()
-        loop.run_forever()
+    def __init__(self, **kwargs) -> None:
+        self.port = free_port()
+        self.loop = asyncio.new_event_loop()
+        ready = threading.Event()
 
-    threading.Thread(target=run, daemon=True).start()
-    assert ready.wait(10)
-    return port, loop
+        def run() -> None:
+            asyncio.set_event_loop(self.loop)
+            self.server = self.loop.run_until_complete(
+                PolicyServer(**kwargs).serve("127.0.0.1", self.port)
+            )
+            ready.set()
+            self.loop.run_forever()
+
+        self.thread = threading.Thread(target=run, daemon=True)
+        self.thread.start()
+        assert ready.wait(10)
+
+    def stop(self) -> None:
+        async def shutdown() -> None:
+            self.server.close()
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        asyncio.run_coroutine_threadsafe(shutdown(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
 
 
 @pytest.fixture
 def policyd(clean_state):
-    port, loop = start_server()
-    yield port
-    loop.call_soon_threadsafe(loop.stop)
+    running = Running()
+    yield running.port
+    running.stop()
 
 
 def ask(port: int, requests: list[dict[str, str]]) -> list[str]:
@@ -160,11 +178,11 @@ def test_many_connections_with_many_requests_each_get_right_answers(
 
 @pytest.mark.parametrize(("fail_open", "expected"), [(True, "DUNNO"), (False, "DEFER_IF_PERMIT")])
 def test_with_redis_unreachable_it_follows_the_fail_open_setting(fail_open, expected, caplog):
-    port, loop = start_server(redis_url=f"redis://127.0.0.1:{free_port()}/0", fail_open=fail_open)
+    running = Running(redis_url=f"redis://127.0.0.1:{free_port()}/0", fail_open=fail_open)
     try:
-        [action] = ask(port, [{"sender": "a@b.fr"}])
+        [action] = ask(running.port, [{"sender": "a@b.fr"}])
     finally:
-        loop.call_soon_threadsafe(loop.stop)
+        running.stop()
 
     assert action.startswith(expected)
     assert "block state unreachable" in caplog.text
