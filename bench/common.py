@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
 import statistics
-import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from tests.harness.common import background  # noqa: E402  (importable once on the path)
+
+process = background  # the benchmarks' services: web, worker, policyd
+
 
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/lwsmail_bench"
 
@@ -81,24 +82,6 @@ def fill_history(
         # during the measurement.
         cur.execute("VACUUM ANALYZE tracking_outboundmessage")
     return time.perf_counter() - started
-
-
-@contextlib.contextmanager
-def process(args: list[str], *, env: dict[str, str], log: Path) -> Iterator[subprocess.Popen]:
-    out = open(log, "wb")  # noqa: SIM115
-    proc = subprocess.Popen(
-        args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-    )
-    try:
-        yield proc
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-        out.close()
 
 
 def quantile(values: list[float], q: float) -> float:

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
-import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 from django.conf import settings
 from django.db import connection
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.harness.common import background
 
 
 def worker_env() -> dict[str, str]:
@@ -33,43 +30,12 @@ def worker_env() -> dict[str, str]:
     }
 
 
-@contextlib.contextmanager
-def celery_worker(*, concurrency: int = 1, log: Path | None = None) -> Iterator[subprocess.Popen]:
-    """A `celery worker` process, stopped (warm shutdown) when the block ends."""
-    out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "lwsmail",
-            "worker",
-            f"--concurrency={concurrency}",
-            "--pool=prefork",
-            "--loglevel=INFO",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-        ],
-        cwd=ROOT,
-        env=worker_env(),
-        stdout=out,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        yield proc
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        if log:
-            out.close()
+def celery_worker(*, concurrency: int = 1, log: Path | None = None):
+    """A `celery worker` process against the test database, stopped when the block ends."""
+    args = [sys.executable, "-m", "celery", "-A", "lwsmail", "worker"]
+    args += [f"--concurrency={concurrency}", "--pool=prefork", "--loglevel=INFO"]
+    args += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
+    return background(args, env=worker_env(), log=log or Path(os.devnull))
 
 
 def wait_until(check: Callable[[], bool], timeout: float = 30.0, interval: float = 0.1) -> bool:

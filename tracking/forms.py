@@ -40,10 +40,6 @@ class MessageFilterForm(forms.Form):
             raise forms.ValidationError(_("The start date is after the end date."))
         return data
 
-    @staticmethod
-    def empty_filters() -> MessageFilters:
-        return MessageFilters()
-
     def filters(self) -> MessageFilters:
         data = self.cleaned_data
         return MessageFilters(

@@ -100,31 +100,6 @@ def ingest_event_create(*, kind: str, meta: dict[str, Any], raw: bytes) -> Inges
     return event
 
 
-def _message_data(event: IngestEvent, meta: dict[str, Any], result: dict[str, Any]) -> MessageData:
-    raw = bytes(event.raw)
-    _msg, headers = parse_message(raw)
-    sent_at = parse_sent_at(meta.get("sent_at")) or event.received_at
-    sender = meta.get("from") or ""
-    return MessageData(
-        sender=sender,
-        recipients=meta.get("rcpt") or headers.to,
-        sent_at=sent_at,
-        score=float(result["score"]),
-        action=str(result["action"])[:32],
-        required_score=result.get("required_score"),
-        authenticated_user=meta.get("user") or "",
-        subject=meta.get("subject") or headers.subject,
-        size=len(raw),
-        queue_id=meta.get("qid") or "",
-        rspamd_server=meta.get("server") or "",
-        message_id=headers.message_id,
-        client_ip=meta.get("ip"),
-        script=headers.script,
-        symbols=result.get("symbols") or {},
-        raw=raw,
-    )
-
-
 def _scan(event: IngestEvent) -> dict[str, Any]:
     """Scan through Rspamd once and keep the verdict on the event, so a retry after a
     crash records what was scanned instead of scanning again."""
@@ -164,38 +139,54 @@ def ingest_event_process(*, event_id: int, batch: int = BATCH) -> int | None:
     verdict = None
     for _attempt in range(2):
         with transaction.atomic():
+            # Our event (whatever its kind) and other pushes; scans wait for their own task.
             claimed = list(
                 IngestEvent.objects.select_for_update(skip_locked=True)
                 .filter(Q(pk=event_id) | Q(kind=IngestEvent.Kind.PUSH))
                 .order_by("id")[:batch]
             )
             event = next((e for e in claimed if e.pk == event_id), None)
-            if event is None:
-                # Our event is taken, done, or beyond this batch: the next task gets it.
-                claimed = [e for e in claimed if e.kind == IngestEvent.Kind.PUSH]
-                if not claimed:
-                    return None
-            elif event.kind == IngestEvent.Kind.SCAN:
+            if event is not None and event.kind == IngestEvent.Kind.SCAN:
                 verdict = verdict or event.meta.get("verdict")
                 if verdict is None:
                     claimed = []  # released at the end of this block, then scanned
-            if claimed or event is None:
+            if claimed:
                 _commit_without_waiting_for_disk()
-                datas = [_event_data(e, verdict if e.pk == event_id else None) for e in claimed]
-                messages_record(datas=datas)
+                messages_record(datas=[_event_data(e, verdict) for e in claimed])
                 IngestEvent.objects.filter(pk__in=[e.pk for e in claimed]).delete()
                 return len(claimed)
+            if event is None:
+                return None  # taken by another worker, or already recorded
         # Scanned outside any transaction: no row lock is held while Rspamd works.
         verdict = _scan(event)
     return None
 
 
 def _event_data(event: IngestEvent, verdict: dict[str, Any] | None) -> MessageData:
-    meta = event.meta
+    """A push's X-Rspamd-* values, or a scan's envelope with Rspamd's verdict, as plain data."""
+    meta = dict(event.meta)
     if event.kind == IngestEvent.Kind.SCAN:
-        verdict = verdict or meta["verdict"]
-        meta = {**meta, **{k: v for k, v in verdict.items() if v != ""}}
-    return _message_data(event, meta, verdict or meta)
+        meta.update({k: v for k, v in (meta.get("verdict") or verdict).items() if v != ""})
+    raw = bytes(event.raw)
+    _msg, headers = parse_message(raw)
+    return MessageData(
+        sender=meta.get("from") or "",
+        recipients=meta.get("rcpt") or headers.to,
+        sent_at=parse_sent_at(meta.get("sent_at")) or event.received_at,
+        score=float(meta["score"]),
+        action=str(meta["action"])[:32],
+        required_score=meta.get("required_score"),
+        authenticated_user=meta.get("user") or "",
+        subject=meta.get("subject") or headers.subject,
+        size=len(raw),
+        queue_id=meta.get("qid") or "",
+        rspamd_server=meta.get("server") or "",
+        message_id=headers.message_id,
+        client_ip=meta.get("ip"),
+        script=headers.script,
+        symbols=meta.get("symbols") or {},
+        raw=raw,
+    )
 
 
 def ingest_event_failed(*, event_id: int, error: str) -> None:

@@ -29,9 +29,6 @@ class OutboundMessageQuerySet(models.QuerySet["OutboundMessage"]):
     def spam(self) -> OutboundMessageQuerySet:
         return self.filter(is_spam=True)
 
-    def newest_first(self) -> OutboundMessageQuerySet:
-        return self.order_by("-sent_at", "-id")
-
     def unattributed(self) -> OutboundMessageQuerySet:
         return self.filter(domain__isnull=True)
 

@@ -55,7 +55,7 @@ def parse_message(raw: bytes, *, headers_only: bool = True) -> tuple[EmailMessag
         # `in` is a plain key lookup; `get` runs the header registry, so only when present.
         return _text(msg.get(name)) if name in msg else ""
 
-    script = next((header(n)[:500] for n in SCRIPT_HEADERS if name_in(msg, n)), "")
+    script = next((v[:500] for n in SCRIPT_HEADERS if (v := header(n))), "")
     mailer = header("X-Mailer")
     if not script and "phpmailer" in mailer.lower():
         script = mailer[:500]
@@ -69,10 +69,6 @@ def parse_message(raw: bytes, *, headers_only: bool = True) -> tuple[EmailMessag
         to=to,
         script=script,
     )
-
-
-def name_in(msg: EmailMessage, name: str) -> bool:
-    return name in msg and bool(_text(msg.get(name)))
 
 
 def clean_address(value: str | None, *, field: str, required: bool = False) -> str:

@@ -11,7 +11,13 @@ from django.views.decorators.http import require_GET
 from lwsmail.access import hosting_for
 from tracking.forms import MessageFilterForm
 from tracking.models import MessageContent, OutboundMessage
-from tracking.selectors import decode_cursor, hosting_messages, message_html, message_view
+from tracking.selectors import (
+    MessageFilters,
+    decode_cursor,
+    hosting_messages,
+    message_html,
+    message_view,
+)
 
 
 def _message_for(request: HttpRequest, hosting_id: int, message_id: int) -> OutboundMessage:
@@ -38,7 +44,7 @@ def tracking(request: HttpRequest, hosting_id: int) -> HttpResponse:
         after = decode_cursor(request.GET["after"])
         if after is None:
             return HttpResponse("bad page cursor\n", status=400, content_type="text/plain")
-    filters = form.filters() if form.is_bound else MessageFilterForm.empty_filters()
+    filters = form.filters() if form.is_bound else MessageFilters()
     page, next_cursor = hosting_messages(hosting=hosting, filters=filters, after=after)
     query = request.GET.copy()
     query.pop("after", None)

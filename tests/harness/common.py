@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import socket
+import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -38,3 +41,23 @@ def wait_for(check: Callable[[], bool], *, timeout: float, what: str) -> None:
             pass
         time.sleep(0.1)
     raise TimeoutError(f"{what} did not come up within {timeout} s")
+
+
+@contextlib.contextmanager
+def background(args: list[str], *, env: dict[str, str], log: Path) -> Iterator[subprocess.Popen]:
+    """A process (and its children) run from the project root with its output in `log`,
+    stopped with SIGTERM, then SIGKILL after 30 s, when the block ends."""
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        try:
+            yield proc
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
