@@ -3,44 +3,28 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from email import message_from_bytes, policy
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.handlers import Message
 from django.utils import timezone
 
 from abuse.models import Block
 from abuse.notifications import block_notify
 from tests.abuse.helpers import spam_at, standing
 from tests.harness.common import free_port
+from tests.harness.smtp_sink import SmtpSink
 
 pytestmark = pytest.mark.django_db
 
 
-class Inbox(Message):
-    def __init__(self) -> None:
-        super().__init__(message_class=None)
-        self.received: list = []
-
-    def handle_message(self, message) -> None:
-        self.received.append(message)
-
-    def prepare_message(self, session, envelope):
-        return message_from_bytes(envelope.original_content, policy=policy.default)
-
-
 @pytest.fixture
 def smtp_server(settings):
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
+    sink = SmtpSink()
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", controller.port
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", sink.port
     settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
     settings.SITE_URL = "https://panel.example.net"
-    yield inbox
-    controller.stop()
+    with sink as inbox:
+        yield inbox
 
 
 def suspend(mailbox, language: str) -> Block:

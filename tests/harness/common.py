@@ -21,6 +21,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def listening(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as s:
+        return s.connect_ex((host, port)) == 0
+
+
 def require_binary(name: str, package: str) -> str:
     """The path of a binary the tests drive for real; a clear failure when it is missing."""
     path = shutil.which(name) or next(

@@ -1,0 +1,188 @@
+"""The whole loop through a real Postfix: a client sends with smtplib, Rspamd scans as
+milter and pushes to the panel, a real worker records, the policy service refuses the
+blocked sender, and the sender gets through again once unblocked or once the block ends.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import sys
+from datetime import timedelta
+from email.message import EmailMessage
+
+import pytest
+import time_machine
+from django.core.management import call_command
+from django.urls import reverse
+from django.utils import timezone
+
+from abuse.blockstate import KEY, client, field
+from abuse.models import Block
+from tests.abuse.helpers import spam_at
+from tests.factories import CustomerAccountFactory, DomainFactory, MailboxFactory, UserFactory
+from tests.harness.common import background, free_port, listening, wait_for
+from tests.harness.postfix import Postfix
+from tests.harness.smtp_sink import Inbox, SmtpSink
+from tests.tracking.mail import GTUBE
+from tests.workers import celery_worker, wait_until, worker_env
+from tracking.models import OutboundMessage
+
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+FRIEND = "friend@example.org"
+SPAM_SUBJECT = "URGENT: WIN a FREE prize, -50% offer from your bank"
+
+
+class Platform:
+    """Postfix + Rspamd (milter, pushing to the live server) + policyd + a worker."""
+
+    def __init__(self, postfix: Postfix, inbox: Inbox, rspamd) -> None:
+        self.postfix = postfix
+        self.inbox = inbox
+        self.rspamd = rspamd
+
+    def send(self, sender: str, *, subject: str, body: str = "Hello", **headers: str) -> None:
+        mail = EmailMessage()
+        mail["From"], mail["To"], mail["Subject"] = sender, FRIEND, subject
+        for name, value in headers.items():
+            mail[name.replace("_", "-")] = value
+        mail.set_content(body)
+        with self.postfix.client() as smtp:
+            smtp.send_message(mail)
+
+    def refusal(
+        self, sender: str, *, subject: str = "Lunch on Friday?", **kwargs
+    ) -> tuple[int, str]:
+        """The SMTP code and text the client gets for a message that must be refused."""
+        try:
+            self.send(sender, subject=subject, **kwargs)
+        except smtplib.SMTPRecipientsRefused as exc:
+            code, text = exc.recipients[FRIEND]
+            return code, text.decode()
+        except smtplib.SMTPResponseException as exc:
+            return exc.smtp_code, exc.smtp_error.decode()
+        raise AssertionError(f"{sender} was not refused\n{self.postfix.log()[-3000:]}")
+
+    def delivered(self, subject: str) -> list[EmailMessage]:
+        return [m for m in self.inbox.received if m["Subject"] == subject]
+
+    def wait_delivered(self, subject: str) -> EmailMessage:
+        assert wait_until(lambda: self.delivered(subject), timeout=30), self.postfix.log()[-3000:]
+        return self.delivered(subject)[0]
+
+    def wait_recorded(self, sender: str, count: int) -> None:
+        recorded = wait_until(
+            lambda: OutboundMessage.objects.filter(sender=sender).count() >= count, timeout=60
+        )
+        assert recorded, f"{self.postfix.log()[-3000:]}\n{self.rspamd.output()[-3000:]}"
+
+    def wait_blocked(self, scope: str, target: str) -> Block:
+        state = client()
+        assert wait_until(lambda: state.hexists(KEY, field(scope, target)), timeout=30)
+        return Block.objects.unlifted().get(target=target)
+
+
+@pytest.fixture
+def platform(ingest_settings, rspamd, redis_client, tmp_path):
+    redis_client.flushdb()
+    client.cache_clear()
+    sink = SmtpSink()
+    # The worker mails suspensions to the same sink that Postfix relays to.
+    ingest_settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    ingest_settings.EMAIL_HOST, ingest_settings.EMAIL_PORT = "127.0.0.1", sink.port
+    ingest_settings.SITE_URL = "https://panel.example.net"
+    policy_port = free_port()
+    policyd = [sys.executable, "manage.py", "policyd", "--listen", f"127.0.0.1:{policy_port}"]
+    postfix = Postfix(milter_port=rspamd.proxy_port, policy_port=policy_port, relay_port=sink.port)
+    with (
+        sink as inbox,
+        background(policyd, env=worker_env(), log=tmp_path / "policyd.log"),
+        celery_worker(log=tmp_path / "worker.log"),
+    ):
+        wait_for(lambda: listening(policy_port), timeout=30, what="policyd")
+        postfix.start()
+        try:
+            yield Platform(postfix, inbox, rspamd)
+        finally:
+            postfix.cleanup()
+
+
+@pytest.fixture
+def customer():
+    user = UserFactory(username="marie")
+    account = CustomerAccountFactory(users=[user], language="fr", contact_email="marie@fai.test")
+    domain = DomainFactory(hosting__customer=account, name="boulangerie.example")
+    user.box = MailboxFactory(domain=domain, address="contact@boulangerie.example")
+    return user
+
+
+def test_postfix_refuses_the_40th_spam_sender_with_l_spam20_until_the_customer_unblocks(
+    platform, customer, client
+):
+    address, hosting = customer.box.address, customer.box.domain.hosting
+    # 39 spam two days ago: their L-SPAM10 ran out a day ago and the lift job lifted it.
+    spam_at(address, timezone.now() - timedelta(days=2), 39)
+    call_command("lift_expired_blocks")
+    platform.send(address, subject="Invoice 2026-118")
+    assert platform.wait_delivered("Invoice 2026-118")
+
+    platform.send(address, subject=SPAM_SUBJECT, body="Claim now http://bit.ly/x")
+    platform.wait_recorded(address, 41)
+    block = platform.wait_blocked("address", address)
+
+    assert block.code == "L-SPAM20"
+    code, text = platform.refusal(address)
+    assert code == 554
+    assert text.startswith("5.7.1 ") and f"L-SPAM20 <{address}>: sending suspended" in text
+    suspension = [m for m in platform.inbox.wait_for(3) if m["To"] == "marie@fai.test"]
+    assert len(suspension) == 1 and "Envoi suspendu" in suspension[0]["Subject"]
+
+    # The customer unblocks on the Mail Abuse page once the 24 h complaint period is over.
+    login = {"username": "marie", "password": "pw-for-tests"}
+    with time_machine.travel(block.started_at + timedelta(hours=24, seconds=1)):
+        assert client.post("/accounts/login/", login).status_code == 302
+        response = client.post(reverse("unblock", args=[hosting.pk]), {"confirm": "on"})
+    assert response.status_code == 302
+
+    platform.send(address, subject="Back in business")
+    assert platform.wait_delivered("Back in business")["From"] == address
+    assert len([m for m in platform.inbox.received if m["To"] == "marie@fai.test"]) == 1
+
+
+def test_a_timed_block_refuses_until_its_20_minutes_are_over(platform, customer):
+    address = customer.box.address
+    platform.send(address, subject=SPAM_SUBJECT, body="Claim now http://bit.ly/x")
+    block = platform.wait_blocked("address", address)
+    assert block.code == "L-SPAM00"
+
+    code, text = platform.refusal(address)
+    assert code == 554 and f"L-SPAM00 <{address}>: sending suspended until" in text
+    # The expiry job one second early lifts nothing; one second late, mail flows again.
+    with time_machine.travel(block.ends_at - timedelta(seconds=1)):
+        call_command("lift_expired_blocks")
+    assert platform.refusal(address)[0] == 554
+    with time_machine.travel(block.ends_at + timedelta(seconds=1)):
+        call_command("lift_expired_blocks")
+    platform.send(address, subject="Sorry, that was not me")
+    assert platform.wait_delivered("Sorry, that was not me")
+
+
+def test_gtube_is_refused_by_rspamd_and_never_relayed(platform, customer):
+    code, text = platform.refusal(customer.box.address, subject="GTUBE test", body=GTUBE)
+
+    assert (code, text) == (554, "5.7.1 Gtube pattern")
+    assert "milter-reject: END-OF-MESSAGE" in platform.postfix.log()
+    assert not platform.delivered("GTUBE test")
+
+
+def test_a_message_rspamd_rejects_is_recorded_as_rejected_spam_and_blocks(platform, customer):
+    address = customer.box.address
+
+    code, text = platform.refusal(address, subject="Hello", X_LWS_Test_Score="20")
+
+    assert (code, text) == (554, "5.7.1 Spam message rejected")
+    platform.wait_recorded(address, 1)
+    message = OutboundMessage.objects.get(sender=address)
+    assert (message.status, message.action, message.is_spam) == ("rejected", "reject", True)
+    assert platform.wait_blocked("address", address).code == "L-SPAM00"
+    assert message.queue_id and message.queue_id in platform.postfix.log()

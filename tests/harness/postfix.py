@@ -1,0 +1,124 @@
+"""A real Postfix (Debian's package) on a free loopback port, with a throw-away config.
+
+It is the outbound MTA of the platform: deploy/postfix/main.cf as shipped (Rspamd as
+milter, the policy service in smtpd_recipient_restrictions) with the ports of this run,
+relaying everything to a local sink. Postfix logs to a file of its own (no syslog here).
+"""
+
+from __future__ import annotations
+
+import pwd
+import shutil
+import smtplib
+import subprocess
+import tempfile
+from pathlib import Path
+
+from tests.harness.common import ROOT, free_port, require_binary, wait_for
+
+DEPLOY = ROOT / "deploy" / "postfix"
+
+
+class Postfix:
+    def __init__(self, *, milter_port: int, policy_port: int, relay_port: int) -> None:
+        self.milter_port = milter_port
+        self.policy_port = policy_port
+        self.relay_port = relay_port
+        self.port = free_port()
+        self.dir = Path(tempfile.mkdtemp(prefix="lws-postfix-"))
+        self.conf = self.dir / "conf"
+
+    def _main_cf(self) -> str:
+        shipped = (DEPLOY / "main.cf").read_text()
+        assert "inet:127.0.0.1:11332" in shipped and "inet:127.0.0.1:10040" in shipped
+        shipped = shipped.replace("inet:127.0.0.1:11332", f"inet:127.0.0.1:{self.milter_port}")
+        shipped = shipped.replace("inet:127.0.0.1:10040", f"inet:127.0.0.1:{self.policy_port}")
+        return f"""
+compatibility_level = 3.6
+queue_directory = {self.dir}/queue
+data_directory = {self.dir}/data
+mail_owner = postfix
+setgid_group = postdrop
+myhostname = mx.lwsmail.test
+mydestination =
+alias_maps =
+alias_database =
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+relayhost = [127.0.0.1]:{self.relay_port}
+smtp_host_lookup = native
+smtp_tls_security_level = none
+smtpd_tls_security_level = none
+smtputf8_enable = no
+maillog_file = {self.dir}/maillog
+maillog_file_prefixes = {self.dir}
+# The tests send in bursts from one client; Postfix must not slow them down.
+smtpd_error_sleep_time = 0
+smtpd_soft_error_limit = 1000
+smtpd_hard_error_limit = 1000
+{shipped}
+"""
+
+    def _master_cf(self) -> str:
+        # Debian's master.cf with every service out of chroot (nothing is copied into the
+        # queue directory), smtpd on this run's port, and the postlog service that
+        # maillog_file needs.
+        lines = []
+        for line in Path("/etc/postfix/master.cf").read_text().splitlines():
+            fields = line.split()
+            if len(fields) >= 8 and not line[0].isspace() and not line.startswith("#"):
+                if fields[0] == "smtp" and fields[1] == "inet":
+                    fields[0] = f"127.0.0.1:{self.port}"
+                fields[4] = "n"
+                line = "  ".join(fields)
+            lines.append(line)
+        if not any(line.startswith("postlog") for line in lines):
+            lines.append("postlog unix-dgram n - n - 1 postlogd")
+        return "\n".join(lines) + "\n"
+
+    def start(self) -> Postfix:
+        binary = require_binary("postfix", "postfix")
+        self.conf.mkdir()
+        (self.conf / "main.cf").write_text(self._main_cf())
+        (self.conf / "master.cf").write_text(self._master_cf())
+        (self.dir / "data").mkdir()
+        (self.dir / "queue").mkdir()
+        postfix = pwd.getpwnam("postfix")
+        shutil.chown(self.dir / "data", postfix.pw_uid, postfix.pw_gid)
+        self.dir.chmod(0o755)  # mkdtemp's 0700 would keep the postfix user out
+        self._postfix(binary, "check")
+        self._postfix(binary, "start")
+        try:
+            wait_for(self.ready, timeout=30, what="postfix")
+        except TimeoutError:
+            self.stop()
+            raise TimeoutError(f"postfix did not start:\n{self.log()[-4000:]}") from None
+        return self
+
+    def _postfix(self, binary: str, command: str) -> None:
+        result = subprocess.run(
+            [binary, "-c", str(self.conf), command], capture_output=True, text=True, timeout=60
+        )
+        if result.returncode != 0:
+            raise RuntimeError(
+                f"postfix {command} failed ({result.returncode}): {result.stderr}\n{self.log()}"
+            )
+
+    def ready(self) -> bool:
+        with smtplib.SMTP("127.0.0.1", self.port, timeout=2) as client:
+            return client.noop()[0] == 250
+
+    def client(self) -> smtplib.SMTP:
+        return smtplib.SMTP("127.0.0.1", self.port, local_hostname="client.lwsmail.test")
+
+    def log(self) -> str:
+        path = self.dir / "maillog"
+        return path.read_text(errors="replace") if path.exists() else "(no maillog)"
+
+    def stop(self) -> None:
+        subprocess.run(["postfix", "-c", str(self.conf), "abort"], capture_output=True, timeout=60)
+
+    def cleanup(self) -> None:
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
