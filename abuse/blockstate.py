@@ -1,8 +1,13 @@
-"""Block state in Redis, the copy the SMTP policy service reads for every message.
+"""Block state in Redis, the copy the SMTP policy service and Rspamd read for every message.
 
-One hash: field "address:<address>" or "domain:<name>", value JSON {id, code, rank, ends_at}.
-PostgreSQL is the truth; services update the hash after their transaction commits, and
-`blockstate_rebuild` (command and beat job) rewrites it atomically for recovery.
+Two hashes, always changed together (one MULTI or one script):
+- KEY, for policyd: field "address:<address>" or "domain:<name>", value JSON
+  {id, code, rank, ends_at};
+- RSPAMD_KEY, for Rspamd's multimap (deploy/rspamd/local.d/multimap.conf, `HGET key
+  <address or domain>`): field the bare address or domain, value the code ("L-SPAM20"),
+  which multimap shows as the symbol's option.
+PostgreSQL is the truth; services update the hashes after their transaction commits, and
+`blockstate_rebuild` (command and beat job) rewrites both atomically for recovery.
 """
 
 from __future__ import annotations
@@ -19,12 +24,14 @@ from abuse.models import Block
 
 log = logging.getLogger(__name__)
 KEY = "lwsmail:blocks"
+RSPAMD_KEY = "lwsmail:rspamd:blocked"
 
-# Delete the field only if it still holds this block: an older block's lift must never
+# Delete the fields only if they still hold this block: an older block's lift must never
 # remove the newer block that replaced it.
 _CLEAR_IF_SAME = """
 local v = redis.call('HGET', KEYS[1], ARGV[1])
 if v and cjson.decode(v)['id'] == tonumber(ARGV[2]) then
+  redis.call('HDEL', KEYS[2], ARGV[3])
   return redis.call('HDEL', KEYS[1], ARGV[1])
 end
 return 0
@@ -57,12 +64,14 @@ def _apply(action, what: str) -> None:
 
 def blockstate_publish(*, block: Block) -> None:
     """After commit, make the policy service refuse the block's target."""
-    transaction.on_commit(
-        lambda: _apply(
-            lambda: client().hset(KEY, field(block.scope, block.target), value(block)),
-            f"set {block.code} {block.target}",
-        )
-    )
+
+    def publish() -> None:
+        pipe = client().pipeline(transaction=True)
+        pipe.hset(KEY, field(block.scope, block.target), value(block))
+        pipe.hset(RSPAMD_KEY, block.target.lower(), block.code)
+        pipe.execute()
+
+    transaction.on_commit(lambda: _apply(publish, f"set {block.code} {block.target}"))
 
 
 def blockstate_withdraw(*, blocks: list[Block]) -> None:
@@ -71,22 +80,29 @@ def blockstate_withdraw(*, blocks: list[Block]) -> None:
     def clear() -> None:
         script = client().register_script(_CLEAR_IF_SAME)
         for block in blocks:
-            script(keys=[KEY], args=[field(block.scope, block.target), block.pk])
+            target = block.target.lower()
+            script(keys=[KEY, RSPAMD_KEY], args=[field(block.scope, target), block.pk, target])
 
     if blocks:
         transaction.on_commit(lambda: _apply(clear, f"clear {len(blocks)} block(s)"))
 
 
 def blockstate_rebuild() -> int:
-    """Rewrite the hash from PostgreSQL's standing blocks in one atomic swap."""
-    mapping = {field(b.scope, b.target): value(b) for b in Block.objects.unlifted()}
-    tmp = f"{KEY}:rebuild"
+    """Rewrite both hashes from PostgreSQL's standing blocks in one atomic swap."""
+    # Ended timed blocks are left out: the lift job may not have marked them yet.
+    blocks = list(Block.objects.active())
+    hashes = {
+        KEY: {field(b.scope, b.target): value(b) for b in blocks},
+        RSPAMD_KEY: {b.target.lower(): b.code for b in blocks},
+    }
     pipe = client().pipeline(transaction=True)
-    pipe.delete(tmp)
-    if mapping:
-        pipe.hset(tmp, mapping=mapping)
-        pipe.rename(tmp, KEY)
-    else:
-        pipe.delete(KEY)
+    for key, mapping in hashes.items():
+        tmp = f"{key}:rebuild"
+        pipe.delete(tmp)
+        if mapping:
+            pipe.hset(tmp, mapping=mapping)
+            pipe.rename(tmp, key)
+        else:
+            pipe.delete(key)
     pipe.execute()
-    return len(mapping)
+    return len(blocks)

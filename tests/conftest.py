@@ -87,7 +87,11 @@ def rspamd(live_server):
     from tests.harness.rspamd import Rspamd
     from tests.tracking.push import PASSWORD
 
-    server = Rspamd(ingest_url=f"{live_server.url}/api/ingest/rspamd/", password=PASSWORD)
+    server = Rspamd(
+        ingest_url=f"{live_server.url}/api/ingest/rspamd/",
+        password=PASSWORD,
+        redis_url=settings.REDIS_URL,
+    )
     server.start()
     yield server
     server.cleanup()

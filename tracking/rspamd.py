@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 from typing import Any
 
 import httpx
@@ -22,6 +23,15 @@ def _client() -> httpx.Client:
     )
 
 
+# The multimap rules of deploy/rspamd/local.d/multimap.conf that refuse a blocked sender.
+BLOCK_SYMBOLS = (
+    "LWS_BLOCKED_USER",
+    "LWS_BLOCKED_USER_DOMAIN",
+    "LWS_BLOCKED_SENDER",
+    "LWS_BLOCKED_SENDER_DOMAIN",
+)
+
+
 def rspamd_check(
     raw: bytes, *, sender: str, recipients: list[str], ip: str | None, user: str, queue_id: str
 ) -> dict[str, Any]:
@@ -30,8 +40,9 @@ def rspamd_check(
         "From": sender or "<>",
         "Queue-Id": queue_id or "",
         "Pass": "all",
-        # A scan the panel asked for must not come back through the metadata_exporter push.
-        "Settings": '{"symbols_disabled": ["EXPORT_METADATA_LWSMAIL"]}',
+        # A scan the panel asked for must not come back through the metadata_exporter push,
+        # and is of a message already sent: today's blocked-senders map does not apply.
+        "Settings": json.dumps({"symbols_disabled": ["EXPORT_METADATA_LWSMAIL", *BLOCK_SYMBOLS]}),
     }
     if ip:
         headers["IP"] = ip

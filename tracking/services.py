@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -14,6 +15,9 @@ from abuse.models import Block
 from abuse.policy import policy_cached, spam_evaluate
 from lwsmail.models import Domain, Mailbox
 from tracking.models import CONTENT_RETENTION, MessageContent, OutboundMessage, Source, Status
+from tracking.rspamd import BLOCK_SYMBOLS
+
+_CODE = re.compile(r"L-SPAM\d\d")
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,15 @@ class MessageData:
     script: str = ""
     symbols: dict[str, Any] = field(default_factory=dict)
     raw: bytes = b""
+
+    def block_code(self) -> str | None:
+        """The L-SPAM code if Rspamd refused it for a standing block (blocked-senders map)."""
+        for name in BLOCK_SYMBOLS:
+            symbol = self.symbols.get(name)
+            if symbol is not None:
+                options = symbol.get("options") or []
+                return next((o for o in options if _CODE.fullmatch(str(o))), "")
+        return None
 
     def identity(self) -> str:
         """Rspamd server + queue id, else Message-ID + sender + time, else the bytes."""
@@ -105,7 +118,17 @@ def message_attribute(data: MessageData, directory: Directory | None = None) -> 
 
 
 def _is_spam(data: MessageData) -> bool:
+    # A message refused because its sender was already blocked was never sent: counting
+    # it would escalate the block with every retry of the customer's mail client.
+    if data.block_code() is not None:
+        return False
     return data.action == "reject" or data.score > policy_cached().spam_score_threshold
+
+
+def _status(data: MessageData) -> str:
+    if data.block_code() is not None:
+        return Status.BLOCKED
+    return Status.REJECTED if data.action == "reject" else Status.SENT
 
 
 def _new_message(
@@ -134,8 +157,9 @@ def _new_message(
         score=data.score,
         required_score=data.required_score,
         action=data.action[:32],
-        status=Status.REJECTED if data.action == "reject" else Status.SENT,
+        status=_status(data),
         is_spam=_is_spam(data),
+        code=data.block_code() or "",
     )
 
 

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from abuse.blockstate import KEY, client, field
 from abuse.models import Block
-from tests.abuse.helpers import spam_at
+from tests.abuse.helpers import spam_at, website_spam_at
 from tests.factories import CustomerAccountFactory, DomainFactory, MailboxFactory, UserFactory
 from tests.harness.common import background, free_port, listening, wait_for
 from tests.harness.postfix import Postfix
@@ -186,3 +186,23 @@ def test_a_message_rspamd_rejects_is_recorded_as_rejected_spam_and_blocks(platfo
     assert (message.status, message.action, message.is_spam) == ("rejected", "reject", True)
     assert platform.wait_blocked("address", address).code == "L-SPAM00"
     assert message.queue_id and message.queue_id in platform.postfix.log()
+
+
+def test_a_website_script_of_a_blocked_domain_is_refused_by_rspamd_through_sendmail(
+    platform, customer
+):
+    domain = customer.box.domain.name
+    website_spam_at(domain, timezone.now(), 30)  # L-SPAM11: the whole domain
+    assert platform.wait_blocked("domain", domain).code == "L-SPAM11"
+    shop = f"shop@{domain}"
+    raw = f"From: {shop}\nTo: {FRIEND}\nSubject: Your order\n\nThanks!\n"
+
+    platform.postfix.sendmail(shop, [FRIEND], raw.encode())
+
+    bounce = platform.wait_delivered("Undelivered Mail Returned to Sender")
+    assert "Sending suspended by the hosting provider" in bounce.as_string()
+    assert not platform.delivered("Your order")
+    platform.wait_recorded(shop, 1)
+    message = OutboundMessage.objects.get(sender=shop)
+    assert (message.status, message.code, message.is_spam) == ("blocked", "L-SPAM11", False)
+    assert message.source == "website"

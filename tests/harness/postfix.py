@@ -112,6 +112,24 @@ smtpd_hard_error_limit = 1000
     def client(self) -> smtplib.SMTP:
         return smtplib.SMTP("127.0.0.1", self.port, local_hostname="client.lwsmail.test")
 
+    def sendmail(self, sender: str, recipients: list[str], raw: bytes) -> None:
+        """Submit as a website script does: sendmail(1), postdrop, pickup, no smtpd."""
+        subprocess.run(
+            [
+                require_binary("sendmail", "postfix"),
+                "-C",
+                str(self.conf),
+                "-f",
+                sender,
+                "--",
+                *recipients,
+            ],
+            input=raw,
+            check=True,
+            capture_output=True,
+            timeout=30,
+        )
+
     def log(self) -> str:
         path = self.dir / "maillog"
         return path.read_text(errors="replace") if path.exists() else "(no maillog)"

@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+from urllib.parse import urlparse
 
 import httpx
 
@@ -17,9 +18,15 @@ DEPLOY = ROOT / "deploy" / "rspamd"
 
 class Rspamd:
     def __init__(
-        self, *, ingest_url: str | None = None, user: str = "rspamd", password: str = ""
+        self,
+        *,
+        ingest_url: str | None = None,
+        user: str = "rspamd",
+        password: str = "",
+        redis_url: str | None = None,
     ) -> None:
         self.ingest_url = ingest_url
+        self.redis = urlparse(redis_url) if redis_url else None
         self.user = user
         self.password = password
         self.normal_port = free_port()
@@ -61,6 +68,11 @@ class Rspamd:
             "LWSMAIL_INGEST_URL": self.ingest_url or "",
             "LWSMAIL_INGEST_USER": self.user,
             "LWSMAIL_INGEST_PASSWORD": self.password,
+            # The blocked-senders map (multimap) reads the panel's Redis database.
+            "LWSMAIL_REDIS_SERVERS": (
+                f"{self.redis.hostname}:{self.redis.port or 6379}" if self.redis else ""
+            ),
+            "LWSMAIL_REDIS_DB": self.redis.path.strip("/") or "0" if self.redis else "0",
         }
         args = [binary, "-f", "-i", "-u", "root", "-g", "root", "-c", "/etc/rspamd/rspamd.conf"]
         args += [f"--var={k}={v}" for k, v in variables.items()]

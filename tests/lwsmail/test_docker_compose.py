@@ -1,0 +1,71 @@
+"""docker-compose.yml, as `docker-compose config` (Debian's docker-compose) reads it."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+import yaml
+
+from tests.harness.common import ROOT, require_binary
+
+LONG_RUNNING = {"postgres", "redis", "rspamd", "web", "worker", "beat", "policyd"}
+
+
+def compose_config(tmp_path, env: str) -> subprocess.CompletedProcess:
+    shutil.copy(ROOT / "docker-compose.yml", tmp_path / "docker-compose.yml")
+    (tmp_path / ".env").write_text(env)
+    return subprocess.run(
+        [require_binary("docker-compose", "docker-compose"), "config"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.fixture
+def services(tmp_path) -> dict:
+    env = (ROOT / ".env.example").read_text() + "\nINGEST_PASSWORD=s3cret\n"
+    result = compose_config(tmp_path, env)
+    assert result.returncode == 0, result.stderr
+    return yaml.safe_load(result.stdout)["services"]
+
+
+def test_it_runs_the_whole_stack_with_healthchecks_and_restart_policies(services):
+    assert set(services) == LONG_RUNNING | {"migrate"}
+    for name in LONG_RUNNING:
+        assert services[name]["restart"] == "unless-stopped", name
+        assert services[name]["healthcheck"]["test"], name
+    assert services["migrate"]["restart"] == "no"
+
+
+def test_the_app_waits_for_its_database_and_the_migrations(services):
+    for name in ("web", "worker", "beat"):
+        needs = services[name]["depends_on"]
+        assert needs["migrate"]["condition"] == "service_completed_successfully", name
+        assert needs["postgres"]["condition"] == "service_healthy", name
+
+
+def test_rspamd_runs_the_shipped_config_pushing_to_the_panel_and_reading_its_redis(services):
+    rspamd = services["rspamd"]
+    # docker-compose 1.x prints the short syntax: source:target[:mode]
+    mounts = {v.split(":")[1]: v.split(":")[0] for v in rspamd["volumes"]}
+    assert mounts["/etc/rspamd/local.d"].endswith("deploy/rspamd/local.d")
+    assert "--var=LWSMAIL_INGEST_PASSWORD=s3cret" in rspamd["command"]
+    assert "--var=LWSMAIL_REDIS_SERVERS=redis:6379" in rspamd["command"]
+    assert services["web"]["environment"]["REDIS_URL"] == "redis://redis:6379/0"
+
+
+def test_policyd_and_beat_run_the_projects_own_commands(services):
+    assert services["policyd"]["command"][:3] == ["python", "manage.py", "policyd"]
+    assert services["beat"]["command"][:4] == ["celery", "-A", "lwsmail", "beat"]
+    assert "gunicorn" in (ROOT / "Dockerfile").read_text()
+
+
+def test_a_missing_ingest_password_stops_compose_with_a_clear_message(tmp_path):
+    result = compose_config(tmp_path, (ROOT / ".env.example").read_text())
+
+    assert result.returncode != 0
+    assert "set INGEST_PASSWORD in .env" in result.stderr
