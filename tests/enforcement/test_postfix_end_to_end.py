@@ -206,3 +206,17 @@ def test_a_website_script_of_a_blocked_domain_is_refused_by_rspamd_through_sendm
     message = OutboundMessage.objects.get(sender=shop)
     assert (message.status, message.code, message.is_spam) == ("blocked", "L-SPAM11", False)
     assert message.source == "website"
+
+
+def test_the_shipped_lines_ask_the_policy_service_in_smtpd_and_in_submission():
+    postfix = Postfix(milter_port=11332, policy_port=10040, relay_port=2525).configure()
+    try:
+        main = postfix.postconf("-h", "smtpd_recipient_restrictions")
+        service = f"127.0.0.1:{postfix.submission_port}/inet/smtpd_recipient_restrictions"
+        submission = postfix.postconf("-hP", service)
+    finally:
+        postfix.cleanup()
+
+    policy = "check_policy_service { inet:127.0.0.1:10040, timeout=10s, default_action=DUNNO }"
+    assert main.startswith(policy) and "permit_sasl_authenticated" in main
+    assert submission.strip() == f"{policy},permit_sasl_authenticated,reject"

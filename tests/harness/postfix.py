@@ -25,6 +25,7 @@ class Postfix:
         self.policy_port = policy_port
         self.relay_port = relay_port
         self.port = free_port()
+        self.submission_port = free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="lws-postfix-"))
         self.conf = self.dir / "conf"
 
@@ -75,9 +76,14 @@ smtpd_hard_error_limit = 1000
             lines.append(line)
         if not any(line.startswith("postlog") for line in lines):
             lines.append("postlog unix-dgram n - n - 1 postlogd")
+        # The shipped submission service, on a port of this run (its TLS and SASL are not
+        # exercised: the tests read its expanded settings with postconf).
+        shipped = (DEPLOY / "master.cf").read_text()
+        lines.append(shipped.replace("submission inet", f"127.0.0.1:{self.submission_port} inet"))
         return "\n".join(lines) + "\n"
 
-    def start(self) -> Postfix:
+    def configure(self) -> Postfix:
+        """Write the throw-away configuration; `postfix check` must accept it."""
         binary = require_binary("postfix", "postfix")
         self.conf.mkdir()
         (self.conf / "main.cf").write_text(self._main_cf())
@@ -88,7 +94,11 @@ smtpd_hard_error_limit = 1000
         shutil.chown(self.dir / "data", postfix.pw_uid, postfix.pw_gid)
         self.dir.chmod(0o755)  # mkdtemp's 0700 would keep the postfix user out
         self._postfix(binary, "check")
-        self._postfix(binary, "start")
+        return self
+
+    def start(self) -> Postfix:
+        self.configure()
+        self._postfix(require_binary("postfix", "postfix"), "start")
         try:
             wait_for(self.ready, timeout=30, what="postfix")
         except TimeoutError:
@@ -129,6 +139,17 @@ smtpd_hard_error_limit = 1000
             capture_output=True,
             timeout=30,
         )
+
+    def postconf(self, *args: str) -> str:
+        """postconf's answer for this instance, with $parameters expanded."""
+        result = subprocess.run(
+            ["postconf", "-c", str(self.conf), "-x", *args],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=30,
+        )
+        return result.stdout
 
     def log(self) -> str:
         path = self.dir / "maillog"
