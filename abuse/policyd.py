@@ -18,8 +18,8 @@ from django.conf import settings
 from abuse.blockstate import KEY, field
 
 log = logging.getLogger(__name__)
-MAX_LINE = 4096
-MAX_ATTRIBUTES = 100
+# Postfix sends some 30 attributes, about 1 KiB; anything far bigger is not Postfix.
+MAX_REQUEST = 64 * 1024
 
 
 def reply(entry: dict, sender: str, now: datetime) -> str | None:
@@ -39,11 +39,50 @@ def reply(entry: dict, sender: str, now: datetime) -> str | None:
     )
 
 
+class BlockLookups:
+    """Coalesces the lookups of every request that arrives in the same event-loop pass into
+    one HMGET: a Redis round trip per request would cost more CPU than all the rest of the
+    request (measured in bench/policyd.py). Every answer still reads Redis, never a copy."""
+
+    def __init__(self, redis: aioredis.Redis) -> None:
+        self.redis = redis
+        self.pending: list[tuple[list[str], asyncio.Future]] = []
+        self.fetching: asyncio.Future | None = None  # a reference keeps the task alive
+
+    async def get(self, fields: list[str]) -> list[bytes | None]:
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        if not self.pending:
+            # After the handlers already woken in this pass have added their own fields.
+            loop.call_soon(self._flush)
+        self.pending.append((fields, future))
+        return await future
+
+    def _flush(self) -> None:
+        batch, self.pending = self.pending, []
+        self.fetching = asyncio.ensure_future(self._fetch(batch))
+
+    async def _fetch(self, batch: list[tuple[list[str], asyncio.Future]]) -> None:
+        try:
+            values = await self.redis.hmget(KEY, [f for fields, _ in batch for f in fields])
+        except Exception as exc:  # each waiting request decides what an error means
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        start = 0
+        for fields, future in batch:
+            if not future.done():
+                future.set_result(values[start : start + len(fields)])
+            start += len(fields)
+
+
 class PolicyServer:
     def __init__(self, *, redis_url: str | None = None, fail_open: bool | None = None) -> None:
         self.redis = aioredis.Redis.from_url(
             redis_url or settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1
         )
+        self.lookups = BlockLookups(self.redis)
         self.fail_open = settings.POLICYD_FAIL_OPEN if fail_open is None else fail_open
 
     async def decide(self, attrs: dict[str, str]) -> str:
@@ -52,10 +91,8 @@ class PolicyServer:
             return "DUNNO"
         domain = sender.rpartition("@")[2]
         try:
-            stored = await self.redis.hmget(
-                KEY, [field("address", sender), field("domain", domain)]
-            )
-        except aioredis.RedisError as exc:
+            stored = await self.lookups.get([field("address", sender), field("domain", domain)])
+        except (aioredis.RedisError, OSError) as exc:
             log.error(
                 "policyd: block state unreachable (%s); %s",
                 exc,
@@ -73,19 +110,17 @@ class PolicyServer:
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while True:
-                attrs: dict[str, str] = {}
-                while True:
-                    line = await reader.readline()
-                    if not line:
-                        return
-                    if len(line) > MAX_LINE or len(attrs) > MAX_ATTRIBUTES:
-                        log.warning("policyd: oversized request, closing the connection")
-                        return
-                    text = line.decode("utf-8", "replace").rstrip("\r\n")
-                    if not text:
-                        break
-                    name, _, value = text.partition("=")
-                    attrs[name] = value
+                try:
+                    # One read per request: far cheaper than a readline per attribute.
+                    request = await reader.readuntil(b"\n\n")
+                except asyncio.LimitOverrunError:
+                    log.warning("policyd: oversized request, closing the connection")
+                    return
+                attrs = dict(
+                    line.partition("=")[::2]
+                    for line in request.decode("utf-8", "replace").split("\n")
+                    if line
+                )
                 action = await self.decide(attrs)
                 writer.write(f"action={action}\n\n".encode())
                 await writer.drain()
@@ -95,4 +130,4 @@ class PolicyServer:
             writer.close()
 
     async def serve(self, host: str, port: int) -> asyncio.Server:
-        return await asyncio.start_server(self.handle, host, port, limit=MAX_LINE * 2)
+        return await asyncio.start_server(self.handle, host, port, limit=MAX_REQUEST)

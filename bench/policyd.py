@@ -25,21 +25,56 @@ import statistics
 import time
 from pathlib import Path
 
+import uvloop
 from common import DEFAULT_DB, ROOT, process, quantile, recreate_database, setup_django
 
 BLOCKED_DOMAINS = 1000
+
+
+def postfix_request(sender: str) -> bytes:
+    """A request as Postfix 3.7's smtpd sends it at RCPT (every attribute it sends)."""
+    attrs = {
+        "request": "smtpd_access_policy",
+        "protocol_state": "RCPT",
+        "protocol_name": "ESMTP",
+        "helo_name": "pc-42.example.net",
+        "queue_id": "",
+        "sender": sender,
+        "recipient": "friend@example.org",
+        "recipient_count": "0",
+        "client_address": "203.0.113.9",
+        "client_name": "pc-42.example.net",
+        "reverse_client_name": "pc-42.example.net",
+        "instance": "1b2c.65a1f0e3.9a8b7.0",
+        "sasl_method": "PLAIN",
+        "sasl_username": sender,
+        "sasl_sender": "",
+        "size": "0",
+        "ccert_subject": "",
+        "ccert_issuer": "",
+        "ccert_fingerprint": "",
+        "ccert_pubkey_fingerprint": "",
+        "encryption_protocol": "TLSv1.3",
+        "encryption_cipher": "TLS_AES_256_GCM_SHA384",
+        "encryption_keysize": "256",
+        "etrn_domain": "",
+        "stress": "",
+        "policy_context": "",
+        "server_address": "192.0.2.25",
+        "server_port": "587",
+        "compatibility_level": "3.6",
+        "mail_version": "3.7.11",
+    }
+    return "".join(f"{k}={v}\n" for k, v in attrs.items()).encode() + b"\n"
 
 
 async def client(port: int, senders: list[str], latencies: list[float]) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     for sender in senders:
         started = time.perf_counter()
-        writer.write(
-            f"request=smtpd_access_policy\nprotocol_state=RCPT\nsender={sender}\n\n".encode()
-        )
+        writer.write(postfix_request(sender))
         await writer.drain()
-        while (await reader.readline()) not in (b"\n", b""):
-            pass
+        await reader.readuntil(b"\n\n")
         latencies.append(time.perf_counter() - started)
     writer.close()
 
@@ -53,12 +88,9 @@ async def paced_client(
         delay = due - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
-        writer.write(
-            f"request=smtpd_access_policy\nprotocol_state=RCPT\nsender={sender}\n\n".encode()
-        )
+        writer.write(postfix_request(sender))
         await writer.drain()
-        while (await reader.readline()) not in (b"\n", b""):
-            pass
+        await reader.readuntil(b"\n\n")
         latencies.append(time.perf_counter() - due)
     writer.close()
 
@@ -126,11 +158,16 @@ def policyd_bench(args, env: dict[str, str]) -> list[tuple[str, str]]:
             timeout=30,
             what="policyd",
         )
-        asyncio.run(load(port, 5, 50, args.blocked))  # warm-up
-        elapsed, latencies = asyncio.run(
+        uvloop.run(load(port, 5, 50, args.blocked))  # warm-up
+        elapsed, latencies = uvloop.run(
             load(port, args.connections, args.requests // args.connections, args.blocked)
         )
-        at_rate = asyncio.run(paced(port, args.connections, args.rate, 10.0, args.blocked))
+        # Three rounds of 10 s: a p99 over one round moves with whatever else this shared
+        # machine does; the median of the three is the figure.
+        rounds = [
+            uvloop.run(paced(port, args.connections, args.rate, 10.0, args.blocked))
+            for _ in range(3)
+        ]
     r.delete(KEY)
     return [
         (
@@ -143,11 +180,17 @@ def policyd_bench(args, env: dict[str, str]) -> list[tuple[str, str]]:
         ),
         ("     latency p50 (queueing)", f"{statistics.median(latencies) * 1e3:.2f} ms"),
         ("     latency p99 (queueing)", f"{quantile(latencies, 99) * 1e3:.2f} ms"),
+        *[
+            (
+                f"  b. paced at {args.rate:,.0f}/s, round {n}, {len(r):,} answers: p50 / p99",
+                f"{statistics.median(r) * 1e3:.2f} / {quantile(r, 99) * 1e3:.2f} ms",
+            )
+            for n, r in enumerate(rounds, 1)
+        ],
         (
-            f"  b. paced at {args.rate:,.0f}/s, {len(at_rate):,} answers: latency p50",
-            f"{statistics.median(at_rate) * 1e3:.2f} ms",
+            "     latency p99, median of the rounds",
+            f"{statistics.median(quantile(r, 99) for r in rounds) * 1e3:.2f} ms",
         ),
-        ("     latency p99", f"{quantile(at_rate, 99) * 1e3:.2f} ms"),
     ]
 
 
@@ -226,7 +269,7 @@ def main() -> None:
     )
     rows = policyd_bench(args, env) + (sweep_bench(args) if args.sweep_rows else [])
     for name, value in rows:
-        print(f"{name:<60}{value:>14}")
+        print(f"{name:<66}{value:>16}")
 
 
 if __name__ == "__main__":

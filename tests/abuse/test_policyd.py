@@ -203,3 +203,28 @@ def test_the_rebuild_restores_the_state_from_postgresql(policyd, mailbox, redis_
 def test_a_bad_listen_address_is_a_clear_error(listen):
     with pytest.raises(CommandError, match="--listen"):
         call_command("policyd", listen=listen)
+
+
+def test_an_oversized_request_closes_only_its_own_connection(policyd):
+    with socket.create_connection(("127.0.0.1", policyd), timeout=5) as sock:
+        sock.sendall(b"sender=" + b"x" * 70_000 + b"\n\n")
+        assert sock.recv(100) == b""  # closed without an answer
+
+    assert ask(policyd, [{"sender": "someone@elsewhere.example"}]) == ["DUNNO"]
+
+
+def test_requests_pipelined_on_one_connection_are_answered_in_order(
+    policyd, mailbox, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        spam_at(mailbox.address, timezone.now() - timedelta(days=2), 40)
+    requests = b"".join(
+        f"request=smtpd_access_policy\nsender={sender}\n\n".encode()
+        for sender in [mailbox.address, "free@elsewhere.example"] * 3
+    )
+    with socket.create_connection(("127.0.0.1", policyd), timeout=5) as sock:
+        sock.sendall(requests)
+        stream = sock.makefile("rb")
+        answers = [stream.readline().decode() for _ in range(12)][0::2]
+
+    assert [a.startswith("action=REJECT 5.7.1 L-SPAM20") for a in answers] == [True, False] * 3

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
-import asyncio
+import gc
 import ipaddress
 
+import uvloop
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from abuse.policyd import PolicyServer
@@ -34,12 +35,15 @@ class Command(BaseCommand):
 
         async def main() -> None:
             server = await PolicyServer().serve(host, port)
+            # Django's import-time objects never die: keep the collector from walking them
+            # on every full collection, which would stall every connection at once.
+            gc.freeze()
             self.stdout.write(f"policyd listening on {host}:{port}")
             async with server:
                 await server.serve_forever()
 
         try:
-            asyncio.run(main())
+            uvloop.run(main())  # libuv's loop: a third less CPU per answer than asyncio's
         except OSError as exc:
             raise CommandError(f"cannot listen on {listen}: {exc}") from exc
         except KeyboardInterrupt:
