@@ -16,7 +16,8 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from abuse.blockstate import KEY, client, field
+from abuse.blockstate import KEY, field
+from abuse.blockstate import client as blockstate
 from abuse.models import Block
 from tests.abuse.helpers import spam_at, website_spam_at
 from tests.factories import CustomerAccountFactory, DomainFactory, MailboxFactory, UserFactory
@@ -77,7 +78,7 @@ class Platform:
         assert recorded, f"{self.postfix.log()[-3000:]}\n{self.rspamd.output()[-3000:]}"
 
     def wait_blocked(self, scope: str, target: str) -> Block:
-        state = client()
+        state = blockstate()
         assert wait_until(lambda: state.hexists(KEY, field(scope, target)), timeout=30)
         return Block.objects.unlifted().get(target=target)
 
@@ -85,7 +86,7 @@ class Platform:
 @pytest.fixture
 def platform(ingest_settings, rspamd, redis_client, tmp_path):
     redis_client.flushdb()
-    client.cache_clear()
+    blockstate.cache_clear()
     sink = SmtpSink()
     # The worker mails suspensions to the same sink that Postfix relays to.
     ingest_settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
