@@ -228,3 +228,34 @@ def test_requests_pipelined_on_one_connection_are_answered_in_order(
         answers = [stream.readline().decode() for _ in range(12)][0::2]
 
     assert [a.startswith("action=REJECT 5.7.1 L-SPAM20") for a in answers] == [True, False] * 3
+
+
+def test_it_lets_mail_through_while_redis_restarts_then_refuses_again_after_the_rebuild(
+    policyd, mailbox, caplog, django_capture_on_commit_callbacks
+):
+    from django.conf import settings
+
+    from tests.harness.redis_service import redis_start, redis_stop
+
+    with django_capture_on_commit_callbacks(execute=True):
+        spam_at(mailbox.address, timezone.now() - timedelta(days=2), 40)
+    try:
+        redis_stop(settings.REDIS_URL)
+        # The same long-lived connection, as Postfix keeps it: fail-open, then recovery.
+        with socket.create_connection(("127.0.0.1", policyd), timeout=10) as sock:
+            stream = sock.makefile("rwb")
+
+            def answer() -> str:
+                stream.write(f"request=smtpd_access_policy\nsender={mailbox.address}\n\n".encode())
+                stream.flush()
+                action, blank = stream.readline(), stream.readline()
+                assert blank == b"\n"
+                return action.decode().strip()
+
+            assert answer() == "action=DUNNO"
+            redis_start(settings.REDIS_URL)  # empty: this Redis keeps nothing on disk
+            call_command("blockstate_rebuild")
+            assert answer().startswith("action=REJECT 5.7.1 L-SPAM20")
+    finally:
+        redis_start(settings.REDIS_URL)
+    assert "block state unreachable" in caplog.text
