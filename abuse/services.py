@@ -6,13 +6,14 @@ from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from abuse.blockstate import blockstate_withdraw
 from abuse.models import Block, Unblock
 from abuse.selectors import UnblockAvailability, unblock_availability
-from lwsmail.models import Hosting
-from lwsmail.services import audit_record
+from lwsmail.models import AuditEvent, Hosting
+from lwsmail.services import audit_event, audit_record
 
 
 class UnblockRefused(Exception):
@@ -55,28 +56,30 @@ def blocks_lift_expired(*, now: datetime | None = None, batch_size: int = 1000) 
     total = 0
     while True:
         with transaction.atomic():
+            # Locked and still unlifted: no other lift can touch these rows until commit.
             batch = list(
                 Block.objects.expired(now)
                 .select_for_update(skip_locked=True)
                 .order_by("ends_at")
-                .values_list("pk", "hosting_id", "scope", "target", "code", "ends_at")[:batch_size]
+                .only("pk", "hosting_id", "scope", "target", "code", "ends_at")[:batch_size]
             )
             if not batch:
                 return total
-            for pk, hosting_id, scope, target, code, ends_at in batch:
-                changed = Block.objects.filter(pk=pk, lifted_at__isnull=True).update(
-                    lifted_at=ends_at, lift_reason=Block.LiftReason.EXPIRED
+            Block.objects.filter(pk__in=[b.pk for b in batch]).update(
+                lifted_at=F("ends_at"), lift_reason=Block.LiftReason.EXPIRED
+            )
+            blockstate_withdraw(blocks=batch)
+            AuditEvent.objects.bulk_create(
+                audit_event(
+                    action="block.expired",
+                    hosting=b.hosting_id,
+                    subject=b.target,
+                    at=b.ends_at,
+                    data={"code": b.code},
                 )
-                if changed:
-                    total += 1
-                    blockstate_withdraw(blocks=[Block(pk=pk, scope=scope, target=target)])
-                    audit_record(
-                        action="block.expired",
-                        hosting=hosting_id,
-                        subject=target,
-                        at=ends_at,
-                        data={"code": code},
-                    )
+                for b in batch
+            )
+        total += len(batch)
         if len(batch) < batch_size:
             return total
 

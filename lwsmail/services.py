@@ -25,7 +25,7 @@ def _actor_kind(user: AbstractBaseUser | None) -> str:
     return AuditEvent.ActorKind.STAFF if user.is_staff else AuditEvent.ActorKind.CUSTOMER
 
 
-def audit_record(
+def audit_event(
     *,
     action: str,
     actor: AbstractBaseUser | None = None,
@@ -35,8 +35,8 @@ def audit_record(
     client_ip: str | None = None,
     at: datetime | None = None,
 ) -> AuditEvent:
-    """Append one event to the audit trail."""
-    return AuditEvent.objects.create(
+    """One event of the audit trail, not yet saved (for bulk_create)."""
+    return AuditEvent(
         created_at=at or timezone.now(),
         actor=actor,
         actor_kind=_actor_kind(actor),
@@ -46,6 +46,13 @@ def audit_record(
         data=data or {},
         client_ip=client_ip,
     )
+
+
+def audit_record(**kwargs: Any) -> AuditEvent:
+    """Append one event to the audit trail (the arguments of audit_event)."""
+    event = audit_event(**kwargs)
+    event.save(force_insert=True)
+    return event
 
 
 def mailbox_set_password(
