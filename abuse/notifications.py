@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
@@ -56,3 +57,22 @@ def block_notify(*, block_id: int) -> bool:
         "suspension e-mail for %s %s sent to %s", block.code, block.target, account.contact_email
     )
     return True
+
+
+# The task queued at the block's start goes first; this sweep only catches what it missed.
+NOTIFY_GRACE = timedelta(minutes=15)
+
+
+def blocks_notify_pending(*, now: datetime | None = None) -> int:
+    """Send the suspension e-mails that were never sent (broker down when the block
+    started, SMTP down past the task's retries) for blocks still standing; returns how many
+    went out. block_notify's row lock keeps it to one e-mail each."""
+    now = now or timezone.now()
+    pending = (
+        Block.objects.unlifted()
+        .filter(notified_at__isnull=True, tier__notify_customer=True)
+        .filter(started_at__lte=now - NOTIFY_GRACE)
+        .order_by("started_at")
+        .values_list("pk", flat=True)
+    )
+    return sum(block_notify(block_id=pk) for pk in pending)

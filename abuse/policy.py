@@ -207,7 +207,7 @@ def block_start(
 def _enqueue_notification(task, block_id: int) -> None:
     try:
         task.delay(block_id)
-    except Exception:  # broker down: the block stands; staff can resend from the admin
+    except Exception:  # broker down: the block stands; the notify-pending-blocks job sends it
         log.exception("could not queue the suspension e-mail of block %s", block_id)
 
 

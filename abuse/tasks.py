@@ -6,7 +6,7 @@ from celery import shared_task
 from django.db import OperationalError
 
 from abuse.blockstate import blockstate_rebuild
-from abuse.notifications import block_notify
+from abuse.notifications import block_notify, blocks_notify_pending
 from abuse.services import blocks_lift_expired
 
 
@@ -27,6 +27,11 @@ def lift_expired_blocks() -> int:
 )
 def notify_block(block_id: int) -> bool:
     return block_notify(block_id=block_id)
+
+
+@shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
+def notify_pending_blocks() -> int:
+    return blocks_notify_pending()
 
 
 @shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)

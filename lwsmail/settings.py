@@ -235,6 +235,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(seconds=300),
         "options": {"expires": 240},
     },
+    # Suspension e-mails whose task was lost or gave up (block_notify sends each once).
+    "notify-pending-blocks": {
+        "task": "abuse.tasks.notify_pending_blocks",
+        "schedule": timedelta(seconds=600),
+        "options": {"expires": 480},
+    },
     "sweep-message-content": {
         "task": "tracking.tasks.sweep_message_content",
         "schedule": timedelta(seconds=BEAT_SWEEP_CONTENT_SECONDS),

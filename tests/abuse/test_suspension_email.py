@@ -5,11 +5,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from abuse.models import Block
-from abuse.notifications import block_notify
+from abuse.notifications import NOTIFY_GRACE, block_notify, blocks_notify_pending
+from abuse.services import block_lift
 from tests.abuse.helpers import spam_at, standing
+from tests.factories import UserFactory
 from tests.harness.common import free_port
 from tests.harness.smtp_sink import SmtpSink
 
@@ -106,3 +109,36 @@ def test_a_block_queues_its_email_and_a_real_worker_sends_it_once(
     assert "Envoi suspendu" in smtp_server.received[0]["Subject"]
     block.refresh_from_db()
     assert block.notified_at is not None
+
+
+def test_the_pending_sweep_sends_what_the_task_never_sent_once_after_15_minutes(
+    smtp_server, mailbox, capsys
+):
+    block = suspend(mailbox, "en")  # its task never ran: no on_commit in this test
+    grace_over = block.started_at + NOTIFY_GRACE
+
+    assert blocks_notify_pending(now=grace_over - timedelta(seconds=1)) == 0
+    assert blocks_notify_pending(now=grace_over) == 1
+    call_command("notify_pending_blocks")
+
+    assert "0 suspension e-mail(s) sent." in capsys.readouterr().out
+    assert len(smtp_server.received) == 1
+    block.refresh_from_db()
+    assert block.notified_at is not None
+
+
+def test_the_pending_sweep_leaves_lifted_blocks_alone(smtp_server, mailbox):
+    block = suspend(mailbox, "en")
+    block_lift(block=block, user=UserFactory(is_staff=True))
+
+    assert blocks_notify_pending() == 0
+    assert smtp_server.received == []
+
+
+def test_the_pending_command_says_when_the_smtp_server_is_unreachable(settings, mailbox):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", free_port()  # nobody listens
+    suspend(mailbox, "en")
+
+    with pytest.raises(CommandError, match="SMTP server unreachable"):
+        call_command("notify_pending_blocks")
