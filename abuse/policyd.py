@@ -47,7 +47,7 @@ class BlockLookups:
     def __init__(self, redis: aioredis.Redis) -> None:
         self.redis = redis
         self.pending: list[tuple[list[str], asyncio.Future]] = []
-        self.fetching: asyncio.Future | None = None  # a reference keeps the task alive
+        self.fetching: set[asyncio.Task] = set()  # the loop keeps only weak references
 
     async def get(self, fields: list[str]) -> list[bytes | None]:
         loop = asyncio.get_running_loop()
@@ -60,7 +60,9 @@ class BlockLookups:
 
     def _flush(self) -> None:
         batch, self.pending = self.pending, []
-        self.fetching = asyncio.ensure_future(self._fetch(batch))
+        task = asyncio.ensure_future(self._fetch(batch))
+        self.fetching.add(task)
+        task.add_done_callback(self.fetching.discard)
 
     async def _fetch(self, batch: list[tuple[list[str], asyncio.Future]]) -> None:
         try:

@@ -69,10 +69,11 @@ class Rspamd:
             "LWSMAIL_INGEST_USER": self.user,
             "LWSMAIL_INGEST_PASSWORD": self.password,
             # The blocked-senders map (multimap) reads the panel's Redis database.
+            # Without it multimap logs "no redis servers" and skips the map's rules.
             "LWSMAIL_REDIS_SERVERS": (
                 f"{self.redis.hostname}:{self.redis.port or 6379}" if self.redis else ""
             ),
-            "LWSMAIL_REDIS_DB": self.redis.path.strip("/") or "0" if self.redis else "0",
+            "LWSMAIL_REDIS_DB": (self.redis.path.strip("/") if self.redis else "") or "0",
         }
         args = [binary, "-f", "-i", "-u", "root", "-g", "root", "-c", "/etc/rspamd/rspamd.conf"]
         args += [f"--var={k}={v}" for k, v in variables.items()]

@@ -16,7 +16,6 @@ class Inbox(Message):
     def __init__(self) -> None:
         super().__init__(message_class=None)
         self.received: list[EmailMessage] = []
-        self.envelopes: list[tuple[str, list[str]]] = []
         self._arrived = threading.Condition()
 
     def handle_message(self, message: EmailMessage) -> None:
@@ -25,7 +24,6 @@ class Inbox(Message):
             self._arrived.notify_all()
 
     def prepare_message(self, session, envelope) -> EmailMessage:
-        self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
         return message_from_bytes(envelope.original_content, policy=policy.default)
 
     def wait_for(self, count: int, timeout: float = 30.0) -> list[EmailMessage]:
