@@ -5,7 +5,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from lwsmail.admin_audit import AuditedAdmin, ReadOnlyAdmin
-from lwsmail.models import AuditEvent, CustomerAccount, Domain, Hosting, Mailbox
+from lwsmail.models import AuditEvent, CustomerAccount, Domain, Hosting, Mailbox, SystemUser
 from lwsmail.services import hosting_grant_exceptional_unblock
 
 
@@ -33,6 +33,12 @@ class CustomerAccountAdmin(AuditedAdmin):
     inlines = [HostingInline]
 
 
+class SystemUserInline(admin.TabularInline):
+    model = SystemUser
+    extra = 0
+    verbose_name_plural = "system users (mail their scripts send with sendmail counts here)"
+
+
 class DomainInline(admin.TabularInline):
     model = Domain
     extra = 0
@@ -52,7 +58,7 @@ class HostingAdmin(AuditedAdmin):
     ]
     readonly_fields = ["exceptional_unblock_granted_at", "exceptional_unblock_granted_by"]
     autocomplete_fields = ["customer"]
-    inlines = [DomainInline]
+    inlines = [DomainInline, SystemUserInline]
     actions = ["grant_exceptional_unblock"]
 
     @admin.action(description="Grant one exceptional unblock (despite the 90-day rule)")

@@ -54,6 +54,23 @@ class Hosting(models.Model):
         return self.exceptional_unblock_granted_at is not None
 
 
+class SystemUser(models.Model):
+    """A Unix user that runs the hosting's website scripts. Mail a script submits with
+    `sendmail` carries its uid in the Received line Postfix's pickup writes, which the
+    script cannot forge: that mail counts for this hosting, whatever sender it claims."""
+
+    hosting = models.ForeignKey(Hosting, on_delete=models.CASCADE, related_name="system_users")
+    # One uid space across the provider's web servers (shared NSS/LDAP, as is usual).
+    uid = models.PositiveIntegerField(_("system uid"), unique=True)
+
+    class Meta:
+        ordering = ["uid"]
+        verbose_name = _("system user")
+
+    def __str__(self) -> str:
+        return f"uid {self.uid}"
+
+
 class Domain(models.Model):
     hosting = models.ForeignKey(Hosting, on_delete=models.PROTECT, related_name="domains")
     name = models.CharField(_("domain"), max_length=253, unique=True)

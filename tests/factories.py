@@ -7,7 +7,7 @@ import factory
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from lwsmail.models import CustomerAccount, Domain, Hosting, Mailbox
+from lwsmail.models import CustomerAccount, Domain, Hosting, Mailbox, SystemUser
 from tracking.services import MessageData, RecordResult, message_record
 
 _seq = itertools.count()
@@ -46,6 +46,14 @@ class HostingFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"hosting{n}")
 
 
+class SystemUserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = SystemUser
+
+    hosting = factory.SubFactory(HostingFactory)
+    uid = factory.Sequence(lambda n: 20000 + n)
+
+
 class DomainFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Domain
@@ -70,6 +78,7 @@ def message_data(
     sent_at: datetime | None = None,
     queue_id: str | None = None,
     script: str = "",
+    uid: int | None = None,
     action: str = "add header",
 ) -> MessageData:
     """A message as Rspamd reports it; by default spam sent now over SMTP by `sender`."""
@@ -80,11 +89,12 @@ def message_data(
         score=score,
         action=action,
         required_score=15.0,
-        authenticated_user=sender if user is None and not script else (user or ""),
+        authenticated_user=sender if user is None and not script and uid is None else (user or ""),
         subject="Win a prize now",
         queue_id=queue_id or f"Q{next(_seq):010X}",
         rspamd_server="rspamd-test",
         script=script,
+        uid=uid,
         symbols={"BAYES_SPAM": {"score": 5.1, "description": "Bayes spam", "options": ["99%"]}},
         raw=b"Subject: Win a prize now\r\n\r\nbody\r\n",
     )

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 
 from tracking.ingestion import ingest_event_create, push_meta, scan_meta
 from tracking.models import IngestEvent
-from tracking.parsing import InvalidReport
+from tracking.parsing import InvalidReport, header_value
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +53,14 @@ def ingest_endpoint(view: Callable[[HttpRequest, bytes], HttpResponse]):
             response = _reply(401, "authentication required")
             response["WWW-Authenticate"] = 'Basic realm="lwsmail ingest"'
             return response
+        if "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
+            # WSGI servers hand Django no length for a chunked body, so it would read as empty.
+            return _reply(411, "send the message with a Content-Length, not chunked")
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
+            return _reply(400, "bad Content-Length")
+        if length < 0:
             return _reply(400, "bad Content-Length")
         if length > settings.INGEST_MAX_BYTES:
             log.warning("ingest refused from %s: %d bytes is over the limit", peer, length)
@@ -87,13 +92,16 @@ def rspamd_push(request: HttpRequest, body: bytes) -> HttpResponse:
 
 @ingest_endpoint
 def scan_submit(request: HttpRequest, body: bytes) -> HttpResponse:
+    def get(name: str) -> str | None:
+        return header_value(request.headers.get(name), field=name, identity=True)
+
     meta = scan_meta(
-        sender=request.headers.get("From"),
-        recipients=request.headers.get("Rcpt", "").split(","),
-        user=request.headers.get("User"),
-        ip=request.headers.get("IP"),
-        queue_id=request.headers.get("Queue-Id"),
-        sent_at=request.headers.get("Sent-At"),
+        sender=get("From"),
+        recipients=(get("Rcpt") or "").split(","),
+        user=get("User"),
+        ip=get("IP"),
+        queue_id=get("Queue-Id"),
+        sent_at=get("Sent-At"),
     )
     with transaction.atomic():
         event = ingest_event_create(kind=IngestEvent.Kind.SCAN, meta=meta, raw=body)

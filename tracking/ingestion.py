@@ -7,20 +7,25 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from tracking.models import IngestEvent
 from tracking.parsing import (
+    UNKNOWN,
     InvalidReport,
     clean_address,
+    clean_text,
     float_header,
+    header_value,
     json_header,
     parse_ip,
     parse_message,
     parse_sent_at,
+    plain_text,
     symbols_report,
+    token,
 )
 from tracking.rspamd import rspamd_check
 from tracking.services import MessageData, messages_record
@@ -31,30 +36,37 @@ PUSH_PREFIX = "X-Rspamd-"
 REQUEUE_AFTER = timedelta(minutes=5)
 # Pushes recorded per transaction: ham goes in as two bulk inserts.
 BATCH = 200
-MAX_ATTEMPTS = 20  # past this an event waits for staff (admin) instead of looping
+# Connection trouble: the whole batch is retried later, nothing is parked for it.
+TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError)
 
 
 def push_meta(headers: Mapping[str, str]) -> dict[str, Any]:
-    """Validate the metadata_exporter's X-Rspamd-* headers into plain data for the event."""
+    """Validate the metadata_exporter's X-Rspamd-* headers into plain data for the event.
 
-    def get(name: str) -> str | None:
-        return headers.get(PUSH_PREFIX + name)
+    Identity fields (from, user, rcpt, qid, server, ip, score, action) must be exactly
+    right or the push is refused; free text (subject, symbol texts) is kept readable."""
+
+    def get(name: str, *, identity: bool = True) -> str | None:
+        field = PUSH_PREFIX + name
+        return header_value(headers.get(field), field=field, identity=identity)
 
     recipients = json_header(get("rcpt"), field="X-Rspamd-rcpt", kind=list)
-    symbols = symbols_report(json_header(get("symbols"), field="X-Rspamd-symbols", kind=list))
-    action = (get("action") or "").strip()
+    symbols_json = get("symbols", identity=False)
+    symbols = symbols_report(json_header(symbols_json, field="X-Rspamd-symbols", kind=list))
+    action = plain_text(get("action"), field="X-Rspamd-action", max_length=32)
     if not action:
         raise InvalidReport("X-Rspamd-action is missing")
+    subject = get("subject", identity=False) or ""
     return {
         "from": clean_address(get("from"), field="X-Rspamd-from"),
         "rcpt": [clean_address(r, field="X-Rspamd-rcpt") for r in recipients if isinstance(r, str)],
-        "user": (get("user") or "").strip() if get("user") != "unknown" else "",
-        "qid": (get("qid") or "").strip() if get("qid") != "unknown" else "",
-        "server": (get("rspamd_server") or "").strip()[:255],
+        "user": plain_text(get("user"), field="X-Rspamd-user", max_length=254),
+        "qid": token(get("qid"), field="X-Rspamd-qid")[:64],
+        "server": token(get("rspamd_server"), field="X-Rspamd-rspamd_server"),
         "ip": parse_ip(get("ip")),
         "score": float_header(get("score"), field="X-Rspamd-score"),
-        "action": action[:32],
-        "subject": (get("subject") or "")[:998] if get("subject") != "unknown" else "",
+        "action": action,
+        "subject": clean_text(subject)[:998] if subject != UNKNOWN else "",
         "symbols": symbols,
     }
 
@@ -79,24 +91,15 @@ def scan_meta(
         "rcpt": rcpt,
         "user": clean_address(user, field="user") if user else "",
         "ip": parse_ip(ip),
-        "qid": (queue_id or "").strip()[:64],
+        "qid": token(queue_id, field="Queue-Id")[:64],
         "sent_at": sent_at.isoformat() if sent_at else None,
     }
 
 
 def ingest_event_create(*, kind: str, meta: dict[str, Any], raw: bytes) -> IngestEvent:
     """Store a message durably and queue its processing once the row is committed."""
-    from tracking.tasks import process_ingest_event
-
     event = IngestEvent.objects.create(kind=kind, meta=meta, raw=raw)
-
-    def enqueue() -> None:
-        try:
-            process_ingest_event.delay(event.pk)
-        except Exception:  # the broker is down: the row is safe, the recovery sweep re-queues
-            log.exception("could not queue ingest event %s; the recovery sweep will", event.pk)
-
-    transaction.on_commit(enqueue)
+    transaction.on_commit(lambda: _enqueue([event.pk]))
     return event
 
 
@@ -135,38 +138,68 @@ def _commit_without_waiting_for_disk() -> None:
 def ingest_event_process(*, event_id: int, batch: int = BATCH) -> int | None:
     """Record an ingest event as a tracked message and delete it in one transaction, taking
     along up to `batch` other pending pushes; returns how many events were recorded, None
-    if another worker has the event or it is already done."""
-    verdict = None
-    for _attempt in range(2):
+    if another worker has the event or it is already done. An event that cannot be
+    recorded is parked with its error; it never holds the others back."""
+    event = IngestEvent.objects.pending().filter(pk=event_id).first()
+    if event is None:
+        return None
+    if event.kind == IngestEvent.Kind.SCAN and "verdict" not in event.meta:
+        _scan(event)  # outside any transaction: no row lock is held while Rspamd works
+    with transaction.atomic():
+        # Our event (whatever its kind) and other pushes; scans wait for their own task.
+        claimed = list(
+            IngestEvent.objects.pending()
+            .select_for_update(skip_locked=True)
+            .filter(Q(pk=event_id) | Q(kind=IngestEvent.Kind.PUSH))
+            .order_by("id")[:batch]
+        )
+        if not claimed:
+            return None
+        _commit_without_waiting_for_disk()
+        recorded = _events_record(claimed)
+        IngestEvent.objects.filter(pk__in=[e.pk for e in recorded]).delete()
+        return len(recorded)
+
+
+def _events_record(events: list[IngestEvent]) -> list[IngestEvent]:
+    """Record the events, all at once when they are sound, else one by one, each in its
+    own savepoint, parking those that fail; returns the recorded ones."""
+    try:
         with transaction.atomic():
-            # Our event (whatever its kind) and other pushes; scans wait for their own task.
-            claimed = list(
-                IngestEvent.objects.select_for_update(skip_locked=True)
-                .filter(Q(pk=event_id) | Q(kind=IngestEvent.Kind.PUSH))
-                .order_by("id")[:batch]
-            )
-            event = next((e for e in claimed if e.pk == event_id), None)
-            if event is not None and event.kind == IngestEvent.Kind.SCAN:
-                verdict = verdict or event.meta.get("verdict")
-                if verdict is None:
-                    claimed = []  # released at the end of this block, then scanned
-            if claimed:
-                _commit_without_waiting_for_disk()
-                messages_record(datas=[_event_data(e, verdict) for e in claimed])
-                IngestEvent.objects.filter(pk__in=[e.pk for e in claimed]).delete()
-                return len(claimed)
-            if event is None:
-                return None  # taken by another worker, or already recorded
-        # Scanned outside any transaction: no row lock is held while Rspamd works.
-        verdict = _scan(event)
-    return None
+            messages_record(datas=[_event_data(e) for e in events])
+        return events
+    except TRANSIENT_DB_ERRORS:
+        raise
+    except Exception:
+        if len(events) == 1:
+            return _event_record_or_park(events[0])
+    return [e for event in events for e in _event_record_or_park(event)]
 
 
-def _event_data(event: IngestEvent, verdict: dict[str, Any] | None) -> MessageData:
+def _event_record_or_park(event: IngestEvent) -> list[IngestEvent]:
+    try:
+        with transaction.atomic():
+            messages_record(datas=[_event_data(event)])
+    except TRANSIENT_DB_ERRORS:
+        raise
+    except Exception as exc:  # anything else is this event's own: park it, go on
+        log.exception("ingest event %s cannot be recorded; parked for staff", event.pk)
+        _park(event.pk, error=f"{type(exc).__name__}: {exc}")
+        return []
+    return [event]
+
+
+def _park(event_id: int, *, error: str) -> None:
+    IngestEvent.objects.filter(pk=event_id).update(
+        parked_at=timezone.now(), last_error=clean_text(error)[:2000], attempts=F("attempts") + 1
+    )
+
+
+def _event_data(event: IngestEvent) -> MessageData:
     """A push's X-Rspamd-* values, or a scan's envelope with Rspamd's verdict, as plain data."""
     meta = dict(event.meta)
     if event.kind == IngestEvent.Kind.SCAN:
-        meta.update({k: v for k, v in (meta.get("verdict") or verdict).items() if v != ""})
+        meta.update({k: v for k, v in meta["verdict"].items() if v != ""})
     raw = bytes(event.raw)
     _msg, headers = parse_message(raw)
     return MessageData(
@@ -184,30 +217,55 @@ def _event_data(event: IngestEvent, verdict: dict[str, Any] | None) -> MessageDa
         message_id=headers.message_id,
         client_ip=meta.get("ip"),
         script=headers.script,
+        uid=headers.uid,
         symbols=meta.get("symbols") or {},
         raw=raw,
     )
 
 
-def ingest_event_failed(*, event_id: int, error: str) -> None:
-    """Note a failed attempt on the event (it stays for the next retry or staff)."""
+def ingest_event_failed(*, event_id: int, error: str, park: bool) -> None:
+    """Note a failed attempt on the event: kept for the next retry, or parked for staff
+    when a retry cannot cure it or retries ran out."""
+    if park:
+        _park(event_id, error=error)
+        return
     IngestEvent.objects.filter(pk=event_id).update(
-        last_error=error[:2000], attempts=F("attempts") + 1
+        last_error=clean_text(error)[:2000], attempts=F("attempts") + 1
     )
+
+
+def ingest_events_retry(*, event_ids: list[int]) -> int:
+    """Staff retry parked events: back in the queue, with their error kept until then."""
+    now = timezone.now()
+    with transaction.atomic():
+        ids = list(
+            IngestEvent.objects.parked().filter(pk__in=event_ids).values_list("pk", flat=True)
+        )
+        IngestEvent.objects.filter(pk__in=ids).update(parked_at=None, attempts=0, enqueued_at=now)
+        transaction.on_commit(lambda: _enqueue(ids))
+    return len(ids)
+
+
+def _enqueue(ids: list[int]) -> None:
+    from tracking.tasks import process_ingest_event
+
+    for pk in ids:
+        try:
+            process_ingest_event.delay(pk)
+        except Exception:  # the broker is down: the row is safe, the recovery sweep re-queues
+            log.exception("could not queue ingest event %s; the recovery sweep will", pk)
 
 
 def ingest_events_requeue(*, now: datetime | None = None, limit: int = 10_000) -> int:
     """Queue again the events whose task was lost (broker down or restarted)."""
-    from tracking.tasks import process_ingest_event
-
     now = now or timezone.now()
     stale = list(
-        IngestEvent.objects.filter(enqueued_at__lt=now - REQUEUE_AFTER, attempts__lt=MAX_ATTEMPTS)
+        IngestEvent.objects.pending()
+        .filter(enqueued_at__lt=now - REQUEUE_AFTER)
         .order_by("enqueued_at")
         .values_list("pk", flat=True)[:limit]
     )
-    for pk in stale:
-        process_ingest_event.delay(pk)
+    _enqueue(stale)
     IngestEvent.objects.filter(pk__in=stale).update(enqueued_at=now)
     if stale:
         log.warning("re-queued %d ingest event(s) whose task was lost", len(stale))

@@ -113,6 +113,15 @@ class MessageContent(models.Model):
         return f"content of {self.message_id}"
 
 
+class IngestEventQuerySet(models.QuerySet["IngestEvent"]):
+    def pending(self) -> IngestEventQuerySet:
+        """Waiting for a worker: not parked for staff."""
+        return self.filter(parked_at__isnull=True)
+
+    def parked(self) -> IngestEventQuerySet:
+        return self.filter(parked_at__isnull=False)
+
+
 class IngestEvent(models.Model):
     """A message handed to the panel, kept durably until the worker has recorded it.
 
@@ -132,10 +141,18 @@ class IngestEvent(models.Model):
     enqueued_at = models.DateTimeField(default=timezone.now)
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
+    # Set when recording it failed for a reason a retry cannot cure (or retries ran out):
+    # no worker takes it again until staff retry it from the admin.
+    parked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = IngestEventQuerySet.as_manager()
 
     class Meta:
         ordering = ["received_at", "id"]
-        indexes = [models.Index(fields=["enqueued_at"], name="ingest_enqueued")]
+        indexes = [
+            models.Index(fields=["enqueued_at"], name="ingest_enqueued"),
+            models.Index(fields=["id"], condition=Q(parked_at__isnull=True), name="ingest_pending"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} #{self.pk} {self.received_at:%Y-%m-%d %H:%M:%S}"

@@ -7,10 +7,12 @@ effort, never a crash in the worker.
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import math
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesHeaderParser, BytesParser
@@ -18,9 +20,24 @@ from email.utils import getaddresses
 from typing import Any
 
 UNKNOWN = "unknown"  # what Rspamd's exporter sends for an absent value
+# Postfix's pickup: "Received: by host (Postfix, from userid 33)\n\tid QID; date".
+_PICKUP_RE = re.compile(r"^by\s+\S+\s+\(Postfix,\s+from\s+userid\s+(\d{1,10})\)", re.IGNORECASE)
+_PHP_UID_RE = re.compile(r"^(\d{1,10}):")
 # Headers PHP and common CMS mailers add to mail sent by a website script.
 SCRIPT_HEADERS = ("X-PHP-Originating-Script", "X-PHP-Script", "X-Source-Args", "X-Source")
-ADDRESS_RE = re.compile(r"^[^@\s<>]+@[^@\s<>]+$")
+# No white space, control character or lone surrogate anywhere in an address.
+_ATOM = r"[^@\s<>\x00-\x1f\x7f\ud800-\udfff]+"
+ADDRESS_RE = re.compile(rf"^{_ATOM}@{_ATOM}$")
+# What PostgreSQL refuses in text and JSON (NUL), or cannot encode (lone surrogates).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+_CONTROL = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
+# Rspamd's queue ids and server names: printable ASCII.
+_TOKEN_RE = re.compile(r"^[\x21-\x7e]{1,255}$")
+# Python's JSON parser recurses per nesting level; Rspamd's reports nest three deep.
+MAX_JSON_DEPTH = 32
+# A send time outside this range is not a real message's (and would overflow windows).
+EARLIEST_SENT_AT = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST_SENT_AT_AHEAD = timedelta(days=1)
 
 
 class InvalidReport(ValueError):
@@ -35,13 +52,58 @@ class Headers:
     message_id: str
     to: list[str]
     script: str
+    # The system user that submitted it with `sendmail` (see _submitter_uid).
+    uid: int | None = None
+
+
+def clean_text(value: str) -> str:
+    """Free text as PostgreSQL can store it: NUL removed, lone surrogates replaced (U+FFFD)."""
+    return _UNSTORABLE.sub(lambda m: "" if m.group() == "\x00" else "\ufffd", value)
 
 
 def _text(value: Any) -> str:
     try:
-        return str(value or "").strip()
+        return clean_text(str(value or "")).strip()
     except Exception:  # a header the policy cannot decode: keep what we can
         return ""
+
+
+def header_value(value: str | None, *, field: str, identity: bool) -> str | None:
+    """An HTTP header as the peer wrote it: WSGI hands raw bytes over as Latin-1, and Rspamd
+    writes UTF-8. An identity field that is not UTF-8 is refused; free text keeps what is
+    readable, with replacement characters."""
+    if value is None:
+        return None
+    try:
+        raw = value.encode("latin-1")
+    except UnicodeEncodeError:
+        return value  # already text (not from a WSGI server)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        if identity:
+            raise InvalidReport(f"{field} is not valid UTF-8") from None
+        return raw.decode("utf-8", "replace")
+
+
+def token(value: str | None, *, field: str) -> str:
+    """A queue id or server name: printable ASCII, or empty when absent."""
+    value = (value or "").strip()
+    if value in ("", UNKNOWN):
+        return ""
+    if not _TOKEN_RE.match(value):
+        raise InvalidReport(f"{field} must be printable ASCII of at most 255 characters")
+    return value
+
+
+def plain_text(value: str | None, *, field: str, max_length: int) -> str:
+    """A one-line identity value (a login name, an action): no control characters."""
+    value = (value or "").strip()
+    if value == UNKNOWN:
+        return ""
+    if _CONTROL.search(value) or len(value) > max_length:
+        raise InvalidReport(f"{field} holds control characters or is too long")
+    return value
 
 
 def parse_message(raw: bytes, *, headers_only: bool = True) -> tuple[EmailMessage, Headers]:
@@ -68,7 +130,26 @@ def parse_message(raw: bytes, *, headers_only: bool = True) -> tuple[EmailMessag
         message_id=header("Message-ID"),
         to=to,
         script=script,
+        uid=_submitter_uid(msg),
     )
+
+
+def _submitter_uid(msg: EmailMessage) -> int | None:
+    """The uid of the system user that ran `sendmail`, from what the server wrote first."""
+    # Postfix's pickup line, where the path keeps it (a milter does not see it): only the
+    # topmost Received counts, as Postfix prepends its own above any a script wrote.
+    received = msg.get_all("Received") if "Received" in msg else None
+    if received:
+        match = _PICKUP_RE.match(" ".join(_text(received[0]).split()))
+        if match:
+            return int(match.group(1))
+    # PHP's mail() writes its header ahead of every header the script passes it.
+    php = msg.get_all("X-PHP-Originating-Script") if "X-PHP-Originating-Script" in msg else None
+    if php:
+        match = _PHP_UID_RE.match(_text(php[0]))
+        if match:
+            return int(match.group(1))
+    return None
 
 
 def clean_address(value: str | None, *, field: str, required: bool = False) -> str:
@@ -82,15 +163,45 @@ def clean_address(value: str | None, *, field: str, required: bool = False) -> s
     return value.lower()
 
 
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _too_deep(text: str) -> bool:
+    depth = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                return True
+        elif char in "]}":
+            depth -= 1
+    return False
+
+
 def json_header(value: str | None, *, field: str, kind: type) -> Any:
     if value in (None, ""):
         raise InvalidReport(f"{field} is missing")
     if value == UNKNOWN:
         return kind()
+    if _too_deep(value):
+        raise InvalidReport(f"{field} is nested more than {MAX_JSON_DEPTH} levels deep")
     try:
-        parsed = json.loads(value)
-    except ValueError as exc:
+        parsed = json.loads(value, parse_constant=_no_constant)
+    except json.JSONDecodeError as exc:
         raise InvalidReport(f"{field} is not valid JSON: {exc.msg}") from None
+    except ValueError as exc:
+        raise InvalidReport(f"{field} is not valid JSON: {exc}") from None
     if not isinstance(parsed, kind):
         raise InvalidReport(f"{field} must be a JSON {kind.__name__}")
     return parsed
@@ -101,9 +212,19 @@ def float_header(value: str | None, *, field: str) -> float:
         number = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         raise InvalidReport(f"{field} is not a number: {str(value)[:40]!r}") from None
-    if number != number or abs(number) > 1e6:
+    if not math.isfinite(number) or abs(number) > 1e6:
         raise InvalidReport(f"{field} is out of range")
     return number
+
+
+def _symbol_score(value: Any, name: str) -> float:
+    if value is None:
+        return 0.0
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidReport(f"symbol {name[:40]!r}: score must be a number")
+    if not math.isfinite(value) or abs(value) > 1e6:
+        raise InvalidReport(f"symbol {name[:40]!r}: score is out of range")
+    return float(value)
 
 
 def symbols_report(raw_symbols: Any) -> dict[str, dict[str, Any]]:
@@ -113,27 +234,21 @@ def symbols_report(raw_symbols: Any) -> dict[str, dict[str, Any]]:
     for item in items:
         if not isinstance(item, dict) or not isinstance(item.get("name"), str):
             raise InvalidReport("symbols entries must be objects with a name")
+        name = clean_text(item["name"])[:128]
         options = item.get("options") or []
-        report[item["name"][:128]] = {
-            "score": float(item.get("score") or 0.0),
+        report[name] = {
+            "score": _symbol_score(item.get("score"), name),
             "description": _text(item.get("description"))[:500],
-            "options": [str(o)[:500] for o in options][:50] if isinstance(options, list) else [],
+            "options": [
+                clean_text(o if isinstance(o, str) else json.dumps(o))[:500] for o in options
+            ][:50]
+            if isinstance(options, list)
+            else [],
         }
     return report
 
 
-@dataclass(frozen=True)
-class Envelope:
-    sender: str
-    recipients: list[str]
-    user: str
-    ip: str | None
-    queue_id: str
-
-
 def parse_ip(value: str | None) -> str | None:
-    import ipaddress
-
     value = (value or "").strip()
     if value in ("", UNKNOWN):
         return None
@@ -152,4 +267,11 @@ def parse_sent_at(value: str | None) -> datetime | None:
         raise InvalidReport(f"sent_at is not an ISO 8601 date: {value[:40]!r}") from None
     if parsed.tzinfo is None:
         raise InvalidReport("sent_at needs a time zone (e.g. 2026-11-28T10:00:00+01:00)")
+    try:
+        # PostgreSQL takes offsets up to ±15:59 only; UTC is always stored the same.
+        parsed = parsed.astimezone(UTC)
+    except OverflowError:
+        raise InvalidReport("sent_at is out of range") from None
+    if not EARLIEST_SENT_AT <= parsed <= datetime.now(UTC) + LATEST_SENT_AT_AHEAD:
+        raise InvalidReport("sent_at is out of range (2000-01-01 up to tomorrow)")
     return parsed

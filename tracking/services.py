@@ -13,8 +13,9 @@ from django.utils import timezone
 
 from abuse.models import Block
 from abuse.policy import policy_cached, spam_evaluate
-from lwsmail.models import Domain, Mailbox
+from lwsmail.models import Domain, Mailbox, SystemUser
 from tracking.models import CONTENT_RETENTION, MessageContent, OutboundMessage, Source, Status
+from tracking.parsing import clean_text
 from tracking.rspamd import BLOCK_SYMBOLS
 
 _CODE = re.compile(r"L-SPAM\d\d")
@@ -38,6 +39,8 @@ class MessageData:
     message_id: str = ""
     client_ip: str | None = None
     script: str = ""
+    # The system uid of a `sendmail` submission (Postfix pickup's Received line).
+    uid: int | None = None
     symbols: dict[str, Any] = field(default_factory=dict)
     raw: bytes = b""
 
@@ -67,6 +70,7 @@ class Attribution:
     source: str
     domain: Domain | None = None
     mailbox: Mailbox | None = None
+    hosting_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -82,39 +86,60 @@ def _domain_of(address: str) -> str:
 
 @dataclass(frozen=True)
 class Directory:
-    """The mailboxes and domains a batch of messages names, looked up in two queries."""
+    """The mailboxes, domains and system users a batch of messages names, looked up in
+    four queries at most."""
 
     mailboxes: dict[str, Mailbox]
     domains: dict[str, Domain]
+    hosting_of_uid: dict[int, int]
+    primary_domain: dict[int, Domain]  # hosting id -> its first domain
 
     @classmethod
     def for_messages(cls, datas: list[MessageData]) -> Directory:
-        addresses = {d.authenticated_user.lower() for d in datas if d.authenticated_user}
-        addresses |= {d.sender.lower() for d in datas if d.sender}
+        users = {d.authenticated_user.lower() for d in datas if d.authenticated_user}
         names = {_domain_of(d.sender) for d in datas if "@" in d.sender}
-        mailboxes = Mailbox.objects.select_related("domain").filter(address__in=addresses)
+        uids = {d.uid for d in datas if d.uid is not None and not d.authenticated_user}
+        hosting_of_uid = (
+            dict(SystemUser.objects.filter(uid__in=uids).values_list("uid", "hosting_id"))
+            if uids
+            else {}
+        )
+        mailboxes = (
+            Mailbox.objects.select_related("domain").filter(address__in=users) if users else []
+        )
+        domains = Domain.objects.filter(name__in=names) if names else []
+        primary: dict[int, Domain] = {}
+        if hosting_of_uid:
+            for d in Domain.objects.filter(hosting_id__in=set(hosting_of_uid.values())).order_by(
+                "-id"
+            ):
+                primary[d.hosting_id] = d  # the lowest id wins: the hosting's first domain
         return cls(
             {m.address: m for m in mailboxes},
-            {d.name: d for d in Domain.objects.filter(name__in=names)},
+            {d.name: d for d in domains},
+            hosting_of_uid,
+            primary,
         )
 
 
 def message_attribute(data: MessageData, directory: Directory | None = None) -> Attribution:
-    """Who sent it: the authenticated mailbox, else a website script of the sender's domain,
-    else the envelope sender's mailbox, else just the domain (website)."""
+    """Who sent it, by what the mail server vouches for: the authenticated mailbox, else the
+    hosting of the system user that ran `sendmail` (its own domain of the envelope sender,
+    else its first domain). Anything else, an envelope sender above all, is a claim the
+    sender made: kept for staff, counted for nobody."""
     directory = directory or Directory.for_messages([data])
-    mailbox = directory.mailboxes.get(data.authenticated_user.lower())
-    if mailbox is not None:
-        return Attribution(Source.MAILBOX, mailbox.domain, mailbox)
-    sender = data.sender.lower()
-    if not data.script and not data.authenticated_user:
-        mailbox = directory.mailboxes.get(sender)
-        if mailbox is not None:
-            return Attribution(Source.MAILBOX, mailbox.domain, mailbox)
-    domain = directory.domains.get(_domain_of(sender)) if "@" in sender else None
-    if domain is None and data.authenticated_user:
-        return Attribution(Source.MAILBOX)
-    return Attribution(Source.WEBSITE, domain)
+    if data.authenticated_user:
+        mailbox = directory.mailboxes.get(data.authenticated_user.lower())
+        if mailbox is None:
+            return Attribution(Source.MAILBOX)
+        return Attribution(Source.MAILBOX, mailbox.domain, mailbox, mailbox.domain.hosting_id)
+    hosting_id = directory.hosting_of_uid.get(data.uid) if data.uid is not None else None
+    if hosting_id is None:
+        return Attribution(Source.WEBSITE)
+    domain = directory.domains.get(_domain_of(data.sender))
+    if domain is None or domain.hosting_id != hosting_id:
+        domain = directory.primary_domain.get(hosting_id)
+    return Attribution(Source.WEBSITE, domain, None, hosting_id)
 
 
 def _is_spam(data: MessageData) -> bool:
@@ -134,23 +159,23 @@ def _status(data: MessageData) -> str:
 def _new_message(
     data: MessageData, identity: str, attribution: Attribution, now: datetime
 ) -> OutboundMessage:
-    domain = attribution.domain
+    recipients = [clean_text(r)[:254] for r in data.recipients]
     return OutboundMessage(
         identity=identity,
-        hosting_id=domain.hosting_id if domain else None,
-        domain=domain,
+        hosting_id=attribution.hosting_id,
+        domain=attribution.domain,
         mailbox=attribution.mailbox,
-        sender=data.sender[:254],
-        authenticated_user=data.authenticated_user[:254],
+        sender=clean_text(data.sender)[:254],
+        authenticated_user=clean_text(data.authenticated_user)[:254],
         source=attribution.source,
-        script=data.script[:500],
-        recipients=list(data.recipients),
-        recipients_text=" ".join(data.recipients).lower(),
-        subject=data.subject[:998],
+        script=clean_text(data.script)[:500],
+        recipients=recipients,
+        recipients_text=" ".join(recipients).lower(),
+        subject=clean_text(data.subject)[:998],
         size=data.size or len(data.raw),
-        rspamd_server=data.rspamd_server[:255],
-        queue_id=data.queue_id[:64],
-        message_id=data.message_id[:998],
+        rspamd_server=clean_text(data.rspamd_server)[:255],
+        queue_id=clean_text(data.queue_id)[:64],
+        message_id=clean_text(data.message_id)[:998],
         client_ip=data.client_ip or None,
         sent_at=data.sent_at,
         received_at=now,

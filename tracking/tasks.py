@@ -29,18 +29,20 @@ def process_ingest_event(self, event_id: int) -> None:
     try:
         ingest_event_process(event_id=event_id)
     except Exception as exc:
-        transient = isinstance(exc, TRANSIENT)
+        # Retries cannot cure a non-transient error: park the event for staff at once.
+        park = not isinstance(exc, TRANSIENT) or self.request.retries >= self.max_retries
         log.log(
-            logging.WARNING if transient else logging.ERROR,
+            logging.ERROR if park else logging.WARNING,
             "ingest event %s: attempt %d failed (%r)%s",
             event_id,
             self.request.retries + 1,
             exc,
-            "; retrying with backoff" if transient else "; kept for staff",
+            "; parked for staff" if park else "; retrying with backoff",
         )
         with contextlib.suppress(*TRANSIENT):
-            ingest_event_failed(event_id=event_id, error=repr(exc))
-        raise
+            ingest_event_failed(event_id=event_id, error=repr(exc), park=park)
+        if not park:
+            raise
 
 
 @shared_task(autoretry_for=TRANSIENT, retry_backoff=True, retry_jitter=True, max_retries=5)

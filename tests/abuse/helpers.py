@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 import time_machine
 
 from abuse.models import Block, PolicyTier
+from lwsmail.models import Domain, SystemUser
 from tests.factories import record_spam
 
 T0 = datetime(2026, 3, 2, 9, 0, 0, tzinfo=UTC)
@@ -29,9 +30,16 @@ def spam_at(sender: str, at: datetime, count: int = 1, **kwargs) -> None:
             record_spam(sender, **kwargs)
 
 
+def website_uid(domain: str) -> int:
+    """The system uid of the hosting that owns `domain` (one is created if it has none)."""
+    hosting_id = Domain.objects.get(name=domain).hosting_id
+    user = SystemUser.objects.filter(hosting_id=hosting_id).first()
+    return (user or SystemUser.objects.create(hosting_id=hosting_id, uid=30000 + hosting_id)).uid
+
+
 def website_spam_at(domain: str, at: datetime, count: int = 1) -> None:
     """Spam from a website script of `domain`: counts for the domain tiers only."""
-    spam_at(f"www-data@{domain}", at, count, script="/var/www/contact.php")
+    spam_at(f"www-data@{domain}", at, count, script="/var/www/contact.php", uid=website_uid(domain))
 
 
 def spread(sender: str, start: datetime, span: timedelta, count: int, **kwargs) -> datetime:

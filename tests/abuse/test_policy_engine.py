@@ -15,6 +15,7 @@ from tests.abuse.helpers import (
     standing_code,
     tier,
     website_spam_at,
+    website_uid,
 )
 from tests.factories import message_data, record_spam
 from tracking.models import OutboundMessage
@@ -127,7 +128,7 @@ def test_the_domain_escalates_11_21_31_for_website_spam(mailbox):
     seen = {}
     with time_machine.travel(T0, tick=False):
         for n in range(1, 121):
-            record_spam(f"contact@{domain}", script="/var/www/form.php")
+            record_spam(f"contact@{domain}", script="/var/www/form.php", uid=website_uid(domain))
             seen.setdefault(standing_code(domain), n)
 
     assert seen == {None: 1, "L-SPAM11": 30, "L-SPAM21": 60, "L-SPAM31": 120}

@@ -45,8 +45,17 @@ def push_headers(
     }
 
 
-def raw_message(sender: str, subject: str = "WIN a prize", extra: str = "") -> bytes:
+# What Postfix's pickup writes on mail a website script submits with sendmail as uid 33.
+PICKUP_33 = (
+    "Received: by web1.example.net (Postfix, from userid 33)\r\n"
+    "\tid 4NkQ2x0yZ; Sun, 29 Nov 2026 10:00:00 +0100 (CET)\r\n"
+)
+
+
+def raw_message(
+    sender: str, subject: str = "WIN a prize", extra: str = "", received: str = ""
+) -> bytes:
     return (
-        f"From: {sender}\r\nTo: friend@example.org\r\nSubject: {subject}\r\n"
+        f"{received}From: {sender}\r\nTo: friend@example.org\r\nSubject: {subject}\r\n"
         f"Message-ID: <m1@example.org>\r\n{extra}\r\nClick here\r\n"
     ).encode()

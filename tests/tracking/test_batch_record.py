@@ -5,7 +5,7 @@ from django.utils import timezone
 
 from abuse.models import Block
 from tests.concurrency import run_concurrently
-from tests.factories import MailboxFactory, message_data
+from tests.factories import MailboxFactory, SystemUserFactory, message_data
 from tracking.models import MessageContent, OutboundMessage
 from tracking.services import messages_record
 
@@ -48,6 +48,7 @@ def test_a_batch_recorded_again_stores_nothing_new(mailbox):
 def test_unknown_senders_and_website_scripts_are_attributed_in_a_batch(mailbox):
     now = timezone.now()
     other = MailboxFactory()
+    www = SystemUserFactory(hosting=mailbox.domain.hosting)
     datas = [
         message_data(sender="x@nowhere.example", score=1.0, sent_at=now, queue_id="C1"),
         message_data(
@@ -56,6 +57,7 @@ def test_unknown_senders_and_website_scripts_are_attributed_in_a_batch(mailbox):
             sent_at=now,
             queue_id="C2",
             script="form.php",
+            uid=www.uid,
         ),
         message_data(sender=other.address, score=1.0, sent_at=now, queue_id="C3"),
     ]

@@ -3,7 +3,8 @@ from __future__ import annotations
 import pytest
 from django.test import override_settings
 
-from tests.tracking.push import PASSWORD, auth, push_headers, raw_message
+from tests.factories import SystemUserFactory
+from tests.tracking.push import PASSWORD, PICKUP_33, auth, push_headers, raw_message
 from tracking.ingestion import ingest_event_process
 from tracking.models import IngestEvent, OutboundMessage
 
@@ -64,7 +65,12 @@ def test_the_same_push_twice_is_recorded_once(client, mailbox):
 
 def test_a_website_script_counts_for_its_domain(client, mailbox):
     domain = mailbox.domain.name
-    body = raw_message(f"www@{domain}", extra="X-PHP-Originating-Script: 33:contact.php\r\n")
+    SystemUserFactory(hosting=mailbox.domain.hosting, uid=33)
+    body = raw_message(
+        f"www@{domain}",
+        received=PICKUP_33,
+        extra="X-PHP-Originating-Script: 33:contact.php\r\n",
+    )
     push(client, body, **push_headers(sender=f"www@{domain}", user="unknown"))
 
     process_all()
