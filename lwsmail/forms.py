@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.contrib.auth.forms import AuthenticationForm, UsernameField
 from django.utils.translation import gettext_lazy as _
 
 from lwsmail.services import MIN_MAILBOX_PASSWORD_LENGTH
@@ -24,3 +25,14 @@ class MailboxPasswordForm(forms.Form):
         if data.get("password1") and data.get("password1") != data.get("password2"):
             raise forms.ValidationError(_("The two passwords differ."))
         return data
+
+
+class LoginForm(AuthenticationForm):
+    """Django's login form, with the username's length checked before anyone stores it:
+    the stock form only sets the input's maxlength, and a failed login is recorded (axes)
+    in a 255-character column."""
+
+    username = UsernameField(
+        max_length=150,
+        widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "username"}),
+    )

@@ -32,7 +32,7 @@ def hostings_overview(*, user) -> QuerySet[Hosting]:
 @dataclass(frozen=True)
 class AddressRow:
     mailbox: Mailbox
-    block: Block | None  # the address's own block, else its domain's
+    block: Block | None  # the stronger of the address's own block and its domain's
 
     @property
     def offers_password_change(self) -> bool:
@@ -47,9 +47,14 @@ def hosting_addresses(*, hosting: Hosting, now: datetime | None = None) -> list[
     by_domain = {b.domain_id: b for b in blocks if b.scope == Scope.DOMAIN}
     mailboxes = Mailbox.objects.filter(domain__hosting=hosting).select_related("domain")
     return [
-        AddressRow(m, by_address.get(m.address) or by_domain.get(m.domain_id))
+        AddressRow(m, enforced_block(by_address.get(m.address), by_domain.get(m.domain_id)))
         for m in mailboxes.order_by("domain__name", "address")
     ]
+
+
+def enforced_block(*blocks: Block | None) -> Block | None:
+    """The block the mail server refuses with: the strongest standing one (policyd's order)."""
+    return max((b for b in blocks if b is not None), key=lambda b: b.rank, default=None)
 
 
 def hosting_history(*, hosting: Hosting, limit: int = 200) -> QuerySet[AuditEvent]:

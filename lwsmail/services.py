@@ -8,11 +8,15 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from lwsmail.models import AuditEvent, Hosting, Mailbox
 from lwsmail.passwords import dovecot_hash
 
 MIN_MAILBOX_PASSWORD_LENGTH = 10
+# BLF-CRYPT (bcrypt) reads the first 72 bytes only: a longer password would not be what
+# the mail server checks, so it is refused rather than silently shortened.
+MAX_MAILBOX_PASSWORD_BYTES = 72
 
 
 class InvalidPassword(ValueError):
@@ -63,6 +67,13 @@ def mailbox_set_password(
         raise InvalidPassword(
             f"The password must be at least {MIN_MAILBOX_PASSWORD_LENGTH} characters long."
         )
+    if len(password.encode("utf-8")) > MAX_MAILBOX_PASSWORD_BYTES:
+        raise InvalidPassword(
+            _("The password must be at most %(n)d bytes long (accented letters count as two).")
+            % {"n": MAX_MAILBOX_PASSWORD_BYTES}
+        )
+    if "\x00" in password:
+        raise InvalidPassword(_("The password must not contain a NUL character."))
     if mailbox.address.partition("@")[0].lower() in password.lower():
         raise InvalidPassword("The password must not contain the name of the address.")
     now = timezone.now()

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from abuse import views as abuse_views
 from lwsmail import views
+from lwsmail.forms import LoginForm
 from tracking import api
 from tracking import views as tracking_views
 
@@ -30,6 +32,11 @@ hosting = [
 urlpatterns = [
     path("", views.home, name="home"),
     path("h/<int:hosting_id>/", include(hosting)),
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(authentication_form=LoginForm),
+        name="login",
+    ),
     path("accounts/", include("django.contrib.auth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),

@@ -1,11 +1,22 @@
 from __future__ import annotations
 
+from datetime import date
+
 from django import forms
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils.translation import gettext_lazy as _
 
 from lwsmail.models import Hosting, Mailbox
 from tracking.models import Source, Status
 from tracking.selectors import MessageFilters
+
+# Dates a message can have; beyond them the day's bounds overflow in some time zones.
+EARLIEST = date(2000, 1, 1)
+LATEST = date(9999, 12, 30)
+DATE_RANGE = [
+    MinValueValidator(EARLIEST, message=_("Enter a date from 2000-01-01 on.")),
+    MaxValueValidator(LATEST, message=_("Enter a date up to 9999-12-30.")),
+]
 
 
 class MessageFilterForm(forms.Form):
@@ -23,10 +34,16 @@ class MessageFilterForm(forms.Form):
     )
     spam = forms.BooleanField(label=_("Spam only"), required=False)
     since = forms.DateField(
-        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label=_("From"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        validators=DATE_RANGE,
     )
     until = forms.DateField(
-        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label=_("To"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        validators=DATE_RANGE,
     )
     q = forms.CharField(label=_("Subject or recipient contains"), required=False, max_length=200)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from email.message import EmailMessage
 
 import nh3
@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from lwsmail.models import Hosting
 from tracking.models import OutboundMessage
-from tracking.parsing import parse_message
+from tracking.parsing import clean_text, parse_message
 
 PAGE_SIZE = 50
 
@@ -41,8 +41,12 @@ def decode_cursor(cursor: str) -> tuple[datetime, int] | None:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         when, _, pk = raw.partition("|")
         parsed = datetime.fromisoformat(when)
-        return (parsed, int(pk)) if parsed.tzinfo else None
-    except (binascii.Error, UnicodeDecodeError, ValueError):
+        number = int(pk)
+        if parsed.tzinfo is None or not 0 < number < 2**63:
+            return None
+        # PostgreSQL takes offsets up to ±15:59 only: compare in UTC.
+        return parsed.astimezone(UTC), number
+    except (binascii.Error, UnicodeDecodeError, ValueError, OverflowError):
         return None
 
 
@@ -95,6 +99,8 @@ class MessageView:
     text: str = ""
     has_html: bool = False
     attachments: list[Attachment] = field(default_factory=list)
+    # MIME nested deeper than the parser can follow (a trick to crash readers): headers only.
+    too_deep: bool = False
 
 
 SHOWN_HEADERS = (
@@ -118,13 +124,26 @@ def _part_text(part: EmailMessage) -> str:
         return payload.decode("utf-8", "replace")
 
 
+def _shown_headers(msg: EmailMessage) -> list[tuple[str, str]]:
+    return [
+        (name, clean_text(str(value))[:2000])
+        for name in SHOWN_HEADERS
+        for value in msg.get_all(name, [])
+    ]
+
+
 def message_view(raw: bytes) -> MessageView:
     """Headers, text part, whether there is an HTML part, attachments (never their bytes)."""
+    try:
+        return _message_view(raw)
+    except RecursionError:
+        msg, _headers = parse_message(raw)
+        return MessageView(headers=_shown_headers(msg), too_deep=True)
+
+
+def _message_view(raw: bytes) -> MessageView:
     msg, _headers = parse_message(raw, headers_only=False)
-    view = MessageView()
-    for name in SHOWN_HEADERS:
-        for value in msg.get_all(name, []):
-            view.headers.append((name, str(value)[:2000]))
+    view = MessageView(headers=_shown_headers(msg))
     text = msg.get_body(preferencelist=("plain",))
     view.text = _part_text(text)[:200_000] if text is not None else ""
     view.has_html = msg.get_body(preferencelist=("html",)) is not None
@@ -146,8 +165,11 @@ def _drop_what_loads_or_leaves(tag: str, attribute: str, value: str) -> str | No
 
 def message_html(raw: bytes) -> str | None:
     """The HTML part, sanitised with nh3: no script, handler, style, form, frame or URL."""
-    msg, _headers = parse_message(raw, headers_only=False)
-    part = msg.get_body(preferencelist=("html",))
+    try:
+        msg, _headers = parse_message(raw, headers_only=False)
+        part = msg.get_body(preferencelist=("html",))
+    except RecursionError:
+        return None
     if part is None:
         return None
     return nh3.clean(

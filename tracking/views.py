@@ -5,6 +5,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_GET
 
@@ -43,7 +44,9 @@ def tracking(request: HttpRequest, hosting_id: int) -> HttpResponse:
     if request.GET.get("after"):
         after = decode_cursor(request.GET["after"])
         if after is None:
-            return HttpResponse("bad page cursor\n", status=400, content_type="text/plain")
+            form.add_error(None, _("This page link is not valid; start again from the first page."))
+            context = {"hosting": hosting, "form": form}
+            return render(request, "tracking/list.html", context, status=400)
     filters = form.filters() if form.is_bound else MessageFilters()
     page, next_cursor = hosting_messages(hosting=hosting, filters=filters, after=after)
     query = request.GET.copy()

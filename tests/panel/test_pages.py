@@ -219,3 +219,15 @@ def test_login_attempts_are_throttled(client, customer):
 
     assert response.status_code == 429
     assert "Too many failed log-in attempts" in response.content.decode()
+
+
+def test_the_addresses_list_shows_the_domain_block_when_it_is_the_one_enforced(logged_in, customer):
+    from tests.abuse.helpers import website_spam_at
+
+    spam_at(customer.box.address, timezone.now())  # the address's own L-SPAM00
+    website_spam_at(customer.box.domain.name, timezone.now(), 30)  # then its domain's L-SPAM11
+
+    page = logged_in.get(reverse("addresses", args=[customer.hosting.pk])).content.decode()
+
+    # contact@ and marie@, each in the triangle's title and its text
+    assert page.count("L-SPAM11") == 4 and "L-SPAM00" not in page
