@@ -8,8 +8,11 @@ hash that the block services keep (abuse/blockstate.py); PostgreSQL is never on 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import logging
+import resource
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import redis.asyncio as aioredis
@@ -79,13 +82,60 @@ class BlockLookups:
             start += len(fields)
 
 
+@dataclass(eq=False)
+class Connection:
+    writer: asyncio.StreamWriter
+    idle_since: float
+    busy: bool = False
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+def networks(values: list[str]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """The allowlist setting as networks; a bad entry is a clear error at start."""
+    try:
+        return [ipaddress.ip_network(v.strip(), strict=False) for v in values if v.strip()]
+    except ValueError as exc:
+        raise ValueError(f"POLICYD_ALLOWED_NETWORKS: {exc}") from None
+
+
+def descriptor_headroom() -> int:
+    """Connections this process can hold: its open-file limit less what it needs besides."""
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return soft - 64 if soft != resource.RLIM_INFINITY else 1 << 20
+
+
 class PolicyServer:
-    def __init__(self, *, redis_url: str | None = None, fail_open: bool | None = None) -> None:
+    """Idle connections are closed after `idle_timeout` seconds (Postfix reconnects on its
+    next request); at `max_connections`, the longest-idle one makes room for a new client,
+    so a flood of idle sockets never locks Postfix out (it would then let mail through)."""
+
+    def __init__(
+        self,
+        *,
+        redis_url: str | None = None,
+        fail_open: bool | None = None,
+        idle_timeout: float | None = None,
+        max_connections: int | None = None,
+        allowed_networks: list[str] | None = None,
+    ) -> None:
         self.redis = aioredis.Redis.from_url(
             redis_url or settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1
         )
         self.lookups = BlockLookups(self.redis)
         self.fail_open = settings.POLICYD_FAIL_OPEN if fail_open is None else fail_open
+        self.idle_timeout = idle_timeout or settings.POLICYD_IDLE_TIMEOUT
+        self.max_connections = min(
+            max_connections or settings.POLICYD_MAX_CONNECTIONS, descriptor_headroom()
+        )
+        self.allowed = networks(
+            settings.POLICYD_ALLOWED_NETWORKS if allowed_networks is None else allowed_networks
+        )
+        self.connections: dict[asyncio.StreamWriter, Connection] = {}
+        self.closing = False
+        self.server: asyncio.Server | None = None
+        self.sweeper: asyncio.Task | None = None
 
     async def decide(self, attrs: dict[str, str]) -> str:
         sender = (attrs.get("sasl_username") or attrs.get("sender") or "").strip().lower()
@@ -109,15 +159,46 @@ class PolicyServer:
                 return action
         return "DUNNO"
 
-    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def _allowed(self, writer: asyncio.StreamWriter) -> bool:
+        peer = writer.get_extra_info("peername")
         try:
-            while True:
+            address = ipaddress.ip_address(peer[0]) if peer else None
+        except ValueError:
+            address = None
+        if address is not None and address.version == 6 and address.ipv4_mapped:
+            address = address.ipv4_mapped
+        if address is not None and any(address in net for net in self.allowed):
+            return True
+        log.warning("policyd: refused a connection from %s (not in POLICYD_ALLOWED_NETWORKS)", peer)
+        return False
+
+    def _make_room(self) -> None:
+        idle = [c for c in self.connections.values() if not c.busy]
+        if idle:
+            oldest = min(idle, key=lambda c: c.idle_since)
+            log.warning(
+                "policyd: %d connections, the limit: closing the longest idle one",
+                len(self.connections),
+            )
+            oldest.close()
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.closing or not self._allowed(writer):
+            writer.close()
+            return
+        loop = asyncio.get_running_loop()
+        if len(self.connections) >= self.max_connections:
+            self._make_room()
+        conn = self.connections[writer] = Connection(writer, loop.time())
+        try:
+            while not self.closing:
                 try:
                     # One read per request: far cheaper than a readline per attribute.
                     request = await reader.readuntil(b"\n\n")
                 except asyncio.LimitOverrunError:
                     log.warning("policyd: oversized request, closing the connection")
                     return
+                conn.busy = True
                 attrs = dict(
                     line.partition("=")[::2]
                     for line in request.decode("utf-8", "replace").split("\n")
@@ -126,10 +207,42 @@ class PolicyServer:
                 action = await self.decide(attrs)
                 writer.write(f"action={action}\n\n".encode())
                 await writer.drain()
+                conn.busy = False
+                conn.idle_since = loop.time()
         except (ConnectionError, asyncio.IncompleteReadError):
             return
         finally:
+            self.connections.pop(writer, None)
             writer.close()
 
+    async def _sweep(self, every: float) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(every)
+            deadline = loop.time() - self.idle_timeout
+            for conn in list(self.connections.values()):
+                if not conn.busy and conn.idle_since < deadline:
+                    conn.close()
+
     async def serve(self, host: str, port: int) -> asyncio.Server:
-        return await asyncio.start_server(self.handle, host, port, limit=MAX_REQUEST)
+        self.server = await asyncio.start_server(self.handle, host, port, limit=MAX_REQUEST)
+        self.sweeper = asyncio.ensure_future(self._sweep(min(5.0, self.idle_timeout / 2)))
+        return self.server
+
+    async def shutdown(self, *, grace: float = 0.5, timeout: float = 10.0) -> None:
+        """Stop taking connections, answer what was already asked, then close everything."""
+        self.closing = True
+        if self.server is not None:
+            self.server.close()
+        # A request already on its way is read and answered within the grace period.
+        await asyncio.sleep(grace)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self.connections and loop.time() < deadline:
+            for conn in list(self.connections.values()):
+                if not conn.busy:
+                    conn.close()
+            await asyncio.sleep(0.05)
+        if self.sweeper is not None:
+            self.sweeper.cancel()
+        await self.redis.aclose()

@@ -114,6 +114,16 @@ REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
 POLICY_BLOCKSTATE_ENABLED = env.bool("POLICY_BLOCKSTATE_ENABLED", default=True)
 # Redis or PostgreSQL unreachable: True lets mail through (DUNNO) and logs; False defers it.
 POLICYD_FAIL_OPEN = env.bool("POLICYD_FAIL_OPEN", default=True)
+# Idle connections are closed after this many seconds (Postfix closes its own after 300 s
+# by default, smtpd_policy_service_max_idle, and reconnects when it needs to ask).
+POLICYD_IDLE_TIMEOUT = env.float("POLICYD_IDLE_TIMEOUT", default=600.0)
+# At this many connections the longest-idle one is closed to make room for a new one.
+POLICYD_MAX_CONNECTIONS = env.int("POLICYD_MAX_CONNECTIONS", default=1000)
+# Only these client networks may ask (the mail servers); others are closed at once.
+POLICYD_ALLOWED_NETWORKS = env.list(
+    "POLICYD_ALLOWED_NETWORKS",
+    default=["127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"],
+)
 
 # Ingestion: Rspamd's metadata_exporter pushes with these basic-auth credentials.
 INGEST_USERNAME = env.str("INGEST_USERNAME", default="rspamd")

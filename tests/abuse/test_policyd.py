@@ -12,7 +12,6 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from abuse.blockstate import KEY, client
 from abuse.policyd import PolicyServer, reply
 from abuse.services import hosting_unblock
 from tests.abuse.helpers import spam_at, website_spam_at
@@ -20,14 +19,6 @@ from tests.factories import MailboxFactory, UserFactory
 from tests.harness.common import free_port
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def clean_state(redis_client):
-    client.cache_clear()
-    redis_client.delete(KEY)
-    yield
-    redis_client.delete(KEY)
 
 
 class Running:

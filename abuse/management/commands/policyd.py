@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import asyncio
 import gc
 import ipaddress
+import signal
 
 import uvloop
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -33,18 +35,32 @@ class Command(BaseCommand):
     def handle(self, *args, listen: str, **options) -> None:
         host, port = parse_listen(listen)
 
+        try:
+            policy = PolicyServer()
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
+
         async def main() -> None:
-            server = await PolicyServer().serve(host, port)
+            await policy.serve(host, port)
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(signum, stop.set)
             # Django's import-time objects never die: keep the collector from walking them
             # on every full collection, which would stall every connection at once.
             gc.freeze()
-            self.stdout.write(f"policyd listening on {host}:{port}")
-            async with server:
-                await server.serve_forever()
+            self.stdout.write(
+                f"policyd listening on {host}:{port} (at most {policy.max_connections} "
+                f"connections, idle ones closed after {policy.idle_timeout:g} s)"
+            )
+            self.stdout.flush()
+            await stop.wait()
+            self.stdout.write("policyd stopping: answering what was asked, then closing")
+            self.stdout.flush()
+            await policy.shutdown()
+            self.stdout.write("policyd stopped")
 
         try:
             uvloop.run(main())  # libuv's loop: a third less CPU per answer than asyncio's
         except OSError as exc:
             raise CommandError(f"cannot listen on {listen}: {exc}") from exc
-        except KeyboardInterrupt:
-            pass
