@@ -39,6 +39,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every later reader of the client address or the scheme sees the checked one.
+    "lwsmail.middleware.TrustedProxyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -64,7 +66,12 @@ AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_LOCKOUT_TEMPLATE = "registration/locked.html"
 AXES_RESET_ON_SUCCESS = True
-AXES_IPWARE_PROXY_COUNT = env.int("AXES_PROXY_COUNT", default=0)
+# The client address is REMOTE_ADDR, which TrustedProxyMiddleware has already set from
+# X-Forwarded-For when, and only when, the request came through a trusted proxy.
+AXES_CLIENT_IP_CALLABLE = "lwsmail.access.client_ip"
+# Networks of the reverse proxies in front of the panel (e.g. 127.0.0.1/32 for a TLS proxy
+# on the same host). Empty: X-Forwarded-For and X-Forwarded-Proto are never believed.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 
 # Nothing from elsewhere: no CDN, no inline script. The message preview is stricter still.
 CONTENT_SECURITY_POLICY = {

@@ -10,6 +10,11 @@ from tracking.models import MessageContent, OutboundMessage
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _laptop(settings):
+    settings.DEBUG = True  # the demo is for a laptop
+
+
 def test_the_demo_has_two_hostings_an_l_spam20_and_a_timed_l_spam00(client):
     call_command("demo_load")
 
@@ -34,3 +39,16 @@ def test_loading_the_demo_twice_is_refused_with_a_message():
 
     with pytest.raises(CommandError, match="already loaded"):
         call_command("demo_load")
+
+
+def test_with_debug_off_the_demo_needs_force(settings):
+    from django.contrib.auth import get_user_model
+
+    settings.DEBUG = False
+
+    with pytest.raises(CommandError, match="admin/admin"):
+        call_command("demo_load")
+    assert not get_user_model().objects.exists()
+
+    call_command("demo_load", "--force")
+    assert get_user_model().objects.filter(username="admin").exists()

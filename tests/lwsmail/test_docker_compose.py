@@ -69,3 +69,32 @@ def test_a_missing_ingest_password_stops_compose_with_a_clear_message(tmp_path):
 
     assert result.returncode != 0
     assert "set INGEST_PASSWORD in .env" in result.stderr
+
+
+def _published(service: dict) -> list[tuple[str, str]]:
+    """(host address, port) of each published port; "0.0.0.0" when bound to every interface."""
+    result = []
+    for port in service["ports"]:
+        if isinstance(port, dict):  # the long syntax, as newer docker compose prints it
+            result.append((port.get("host_ip", "0.0.0.0"), str(port["published"])))
+        else:  # docker-compose 1.x: "HOST_IP:PUBLISHED:TARGET/tcp"
+            parts = port.split("/")[0].split(":")
+            result.append((parts[0] if len(parts) == 3 else "0.0.0.0", parts[-2]))
+    return result
+
+
+def test_published_ports_listen_on_loopback_unless_told_otherwise(services, tmp_path):
+    published = {name: _published(s) for name, s in services.items() if s.get("ports")}
+
+    assert published == {
+        "web": [("127.0.0.1", "8000")],
+        "rspamd": [("127.0.0.1", "11332")],
+        "policyd": [("127.0.0.1", "10040")],
+    }
+    env = (
+        ROOT / ".env.example"
+    ).read_text() + "\nINGEST_PASSWORD=s\nLWSMAIL_BIND_ADDRESS=10.0.0.5\n"
+    result = compose_config(tmp_path, env)
+    assert result.returncode == 0, result.stderr
+    other = yaml.safe_load(result.stdout)["services"]
+    assert _published(other["policyd"]) == [("10.0.0.5", "10040")]

@@ -45,3 +45,15 @@ def test_production_refuses_to_start_without_a_secret_key():
 
     assert result.returncode != 0
     assert "DJANGO_SECRET_KEY" in result.stderr
+
+
+def test_env_example_documents_every_variable_the_settings_read():
+    import re
+
+    from tests.harness.common import ROOT
+
+    settings_py = (ROOT / "lwsmail" / "settings.py").read_text()
+    read = set(re.findall(r'env\.\w+\(\s*"([A-Z0-9_]+)"', settings_py))
+    documented = set(re.findall(r"^#?\s*([A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), re.M))
+
+    assert read - documented == set()
