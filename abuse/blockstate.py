@@ -5,7 +5,8 @@ Two hashes, always changed together (one MULTI or one script):
   {id, code, rank, ends_at};
 - RSPAMD_KEY, for Rspamd's multimap (deploy/rspamd/local.d/multimap.conf, `HGET key
   <address or domain>`): field the bare address or domain, value the code ("L-SPAM20"),
-  which multimap shows as the symbol's option.
+  with the end of a timed block ("L-SPAM00 until 2026-11-29 10:20:00 UTC"), which
+  multimap shows as the symbol's option and puts in its SMTP reply.
 PostgreSQL is the truth; services update the hashes after their transaction commits, and
 `blockstate_rebuild` (command and beat job) rewrites both atomically for recovery.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+from datetime import UTC
 
 import redis
 from django.conf import settings
@@ -52,6 +54,13 @@ def value(block: Block) -> str:
     return json.dumps({"id": block.pk, "code": block.code, "rank": block.rank, "ends_at": ends})
 
 
+def rspamd_value(block: Block) -> str:
+    """What Rspamd's map holds: the code, and the end of a timed block for its reply."""
+    if block.ends_at is None:
+        return block.code
+    return f"{block.code} until {block.ends_at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
+
+
 def _apply(action, what: str) -> None:
     if not settings.POLICY_BLOCKSTATE_ENABLED:
         return
@@ -68,7 +77,7 @@ def blockstate_publish(*, block: Block) -> None:
     def publish() -> None:
         pipe = client().pipeline(transaction=True)
         pipe.hset(KEY, field(block.scope, block.target), value(block))
-        pipe.hset(RSPAMD_KEY, block.target.lower(), block.code)
+        pipe.hset(RSPAMD_KEY, block.target.lower(), rspamd_value(block))
         pipe.execute()
 
     transaction.on_commit(lambda: _apply(publish, f"set {block.code} {block.target}"))
@@ -93,7 +102,7 @@ def blockstate_rebuild() -> int:
     blocks = list(Block.objects.active())
     hashes = {
         KEY: {field(b.scope, b.target): value(b) for b in blocks},
-        RSPAMD_KEY: {b.target.lower(): b.code for b in blocks},
+        RSPAMD_KEY: {b.target.lower(): rspamd_value(b) for b in blocks},
     }
     pipe = client().pipeline(transaction=True)
     for key, mapping in hashes.items():

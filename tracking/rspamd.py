@@ -23,13 +23,8 @@ def _client() -> httpx.Client:
     )
 
 
-# The multimap rules of deploy/rspamd/local.d/multimap.conf that refuse a blocked sender.
-BLOCK_SYMBOLS = (
-    "LWS_BLOCKED_USER",
-    "LWS_BLOCKED_USER_DOMAIN",
-    "LWS_BLOCKED_SENDER",
-    "LWS_BLOCKED_SENDER_DOMAIN",
-)
+# The rule of deploy/rspamd/rspamd.local.lua that refuses a blocked sender.
+BLOCK_SYMBOLS = ("LWS_BLOCKED",)
 
 
 def rspamd_check(
@@ -40,6 +35,8 @@ def rspamd_check(
         "From": sender or "<>",
         "Queue-Id": queue_id or "",
         "Pass": "all",
+        # Read by deploy/rspamd/rspamd.local.lua: the blocked-senders rule stays out.
+        "Lwsmail-Panel-Scan": "1",
         # A scan the panel asked for must not come back through the metadata_exporter push,
         # and is of a message already sent: today's blocked-senders map does not apply.
         "Settings": json.dumps({"symbols_disabled": ["EXPORT_METADATA_LWSMAIL", *BLOCK_SYMBOLS]}),

@@ -50,7 +50,9 @@ class MessageData:
             symbol = self.symbols.get(name)
             if symbol is not None:
                 options = symbol.get("options") or []
-                return next((o for o in options if _CODE.fullmatch(str(o))), "")
+                # "L-SPAM20", or "L-SPAM00 until …" for a timed block.
+                found = (_CODE.match(str(o)) for o in options)
+                return next((m.group() for m in found if m), "")
         return None
 
     def identity(self) -> str:

@@ -26,7 +26,11 @@ def state(redis_client):
 
 
 def rspamd_map(redis_client) -> dict[str, str]:
-    return {k.decode(): v.decode() for k, v in redis_client.hgetall(RSPAMD_KEY).items()}
+    # The code; a timed block's value goes on with " until <its end>" (checked below).
+    return {
+        k.decode(): v.decode().split(" until ")[0]
+        for k, v in redis_client.hgetall(RSPAMD_KEY).items()
+    }
 
 
 def test_a_block_puts_the_address_and_its_code_in_rspamds_map(
@@ -92,3 +96,16 @@ def test_the_rebuild_rewrites_both_hashes_and_drops_what_postgresql_no_longer_ha
     assert rspamd_map(state) == {mailbox.address: "L-SPAM20"}
     assert [f.decode() for f in state.hkeys(KEY)] == [f"address:{mailbox.address}"]
     assert standing(mailbox.address).code == "L-SPAM20"
+
+
+def test_a_timed_block_tells_rspamd_until_when(
+    state, mailbox, redis_client, django_capture_on_commit_callbacks
+):
+    from datetime import UTC
+
+    with django_capture_on_commit_callbacks(execute=True):
+        spam_at(mailbox.address, timezone.now())
+
+    block = standing(mailbox.address)
+    stored = redis_client.hget(RSPAMD_KEY, mailbox.address).decode()
+    assert stored == f"L-SPAM00 until {block.ends_at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"

@@ -20,7 +20,13 @@ from abuse.blockstate import KEY, field
 from abuse.blockstate import client as blockstate
 from abuse.models import Block
 from tests.abuse.helpers import spam_at, website_spam_at
-from tests.factories import CustomerAccountFactory, DomainFactory, MailboxFactory, UserFactory
+from tests.factories import (
+    CustomerAccountFactory,
+    DomainFactory,
+    MailboxFactory,
+    SystemUserFactory,
+    UserFactory,
+)
 from tests.harness.common import background, free_port, listening, wait_for
 from tests.harness.postfix import Postfix
 from tests.harness.smtp_sink import Inbox, SmtpSink
@@ -48,7 +54,8 @@ class Platform:
         for name, value in headers.items():
             mail[name.replace("_", "-")] = value
         mail.set_content(body)
-        with self.postfix.client() as smtp:
+        # A customer's mail client logs in as its mailbox, as on the provider's servers.
+        with self.postfix.client(login=sender) as smtp:
             smtp.send_message(mail)
 
     def refusal(
@@ -201,7 +208,7 @@ def test_a_website_script_of_a_blocked_domain_is_refused_by_rspamd_through_sendm
     platform.postfix.sendmail(shop, [FRIEND], raw.encode())
 
     bounce = platform.wait_delivered("Undelivered Mail Returned to Sender")
-    assert "Sending suspended by the hosting provider" in bounce.as_string()
+    assert "L-SPAM11: sending suspended until" in bounce.as_string()
     assert not platform.delivered("Your order")
     platform.wait_recorded(shop, 1)
     message = OutboundMessage.objects.get(sender=shop)
@@ -221,3 +228,30 @@ def test_the_shipped_lines_ask_the_policy_service_in_smtpd_and_in_submission():
     policy = "check_policy_service { inet:127.0.0.1:10040, timeout=10s, default_action=DUNNO }"
     assert main.startswith(policy) and "permit_sasl_authenticated" in main
     assert submission.strip() == f"{policy},permit_sasl_authenticated,reject"
+
+
+def test_a_website_script_sending_as_another_customer_counts_for_its_own_hosting(
+    platform, customer
+):
+    victim = MailboxFactory(
+        domain=DomainFactory(name="victim.example"), address="boss@victim.example"
+    )
+    SystemUserFactory(hosting=customer.box.domain.hosting, uid=5001)
+    # PHP's mail() as uid 5001 (the customer's site), the envelope sender forged to B's.
+    raw = (
+        "X-PHP-Originating-Script: 5001:wp-content/uploads/x.php\n"
+        f"From: {victim.address}\nTo: {FRIEND}\nSubject: {SPAM_SUBJECT}\n\n"
+        "Claim now http://bit.ly/x\n"
+    )
+
+    platform.postfix.sendmail(victim.address, [FRIEND], raw.encode())
+
+    platform.wait_recorded(victim.address, 1)
+    message = OutboundMessage.objects.get(sender=victim.address)
+    assert (message.source, message.hosting, message.domain) == (
+        "website",
+        customer.box.domain.hosting,
+        customer.box.domain,
+    )
+    assert message.script == "5001:wp-content/uploads/x.php"
+    assert not Block.objects.filter(hosting=victim.domain.hosting).exists()

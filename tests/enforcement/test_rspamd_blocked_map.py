@@ -3,7 +3,7 @@ what never meets the policy service (sendmail from a website) is refused there t
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import pytest
 from django.utils import timezone
@@ -11,7 +11,7 @@ from django.utils import timezone
 from abuse.blockstate import client
 from abuse.models import Block
 from tests.abuse.helpers import spam_at, website_spam_at
-from tests.factories import MailboxFactory
+from tests.factories import DomainFactory, MailboxFactory
 from tests.tracking.mail import message as plain
 from tests.tracking.mail import mta_scan
 from tracking.ingestion import ingest_event_create, ingest_event_process, scan_meta
@@ -43,8 +43,10 @@ def test_a_blocked_mailbox_is_refused_by_rspamd_with_its_code(ingest_settings, r
     verdict = scan(rspamd, mailbox.address, qid="B1", user=mailbox.address)
 
     assert verdict["action"] == "reject"
-    assert "L-SPAM20" in verdict["symbols"]["LWS_BLOCKED_USER"]["options"]
-    assert verdict["messages"]["smtp_message"].startswith("Sending suspended")
+    assert "L-SPAM20" in verdict["symbols"]["LWS_BLOCKED"]["options"]
+    assert verdict["messages"]["smtp_message"] == (
+        "L-SPAM20: sending suspended for mail abuse, see the Mail Abuse page"
+    )
 
 
 def test_a_website_script_of_a_blocked_domain_is_refused(ingest_settings, rspamd, mailbox):
@@ -53,7 +55,14 @@ def test_a_website_script_of_a_blocked_domain_is_refused(ingest_settings, rspamd
     verdict = scan(rspamd, f"www-data@{mailbox.domain.name.upper()}", qid="B2")
 
     assert verdict["action"] == "reject"
-    assert "L-SPAM11" in verdict["symbols"]["LWS_BLOCKED_SENDER_DOMAIN"]["options"]
+    block = Block.objects.active().get(target=mailbox.domain.name)
+    ends = f"{block.ends_at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
+    option = f"L-SPAM11 until {ends}"
+    assert option in verdict["symbols"]["LWS_BLOCKED"]["options"]
+    # A timed block says until when, never "mail abuse".
+    assert verdict["messages"]["smtp_message"] == (
+        f"L-SPAM11: sending suspended until {ends}, change the password of this address"
+    )
 
 
 def test_an_authenticated_user_of_a_blocked_domain_is_refused(ingest_settings, rspamd, mailbox):
@@ -63,7 +72,8 @@ def test_an_authenticated_user_of_a_blocked_domain_is_refused(ingest_settings, r
     verdict = scan(rspamd, "someone@elsewhere.example", qid="B3", user=other.address)
 
     assert verdict["action"] == "reject"
-    assert "L-SPAM11" in verdict["symbols"]["LWS_BLOCKED_USER_DOMAIN"]["options"]
+    [option] = verdict["symbols"]["LWS_BLOCKED"]["options"]
+    assert option.startswith("L-SPAM11 until ")
 
 
 def test_a_refused_message_is_recorded_as_blocked_and_never_counts_as_spam(
@@ -81,7 +91,9 @@ def test_a_refused_message_is_recorded_as_blocked_and_never_counts_as_spam(
 
 
 def test_senders_that_are_not_blocked_pass(ingest_settings, rspamd, mailbox):
+    DomainFactory(name="other-customer.example")
     website_spam_at("other-customer.example", timezone.now(), 30)
+    assert Block.objects.active().filter(target="other-customer.example").exists()
 
     verdict = scan(rspamd, mailbox.address, qid="P1", user=mailbox.address)
 

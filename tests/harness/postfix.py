@@ -58,6 +58,10 @@ maillog_file_prefixes = {self.dir}
 smtpd_error_sleep_time = 0
 smtpd_soft_error_limit = 1000
 smtpd_hard_error_limit = 1000
+# Test harness only: the test client logs in with XCLIENT LOGIN=<mailbox>, which Postfix
+# treats as a SASL login (policy service, milter macros, permit_sasl_authenticated)
+# without running a SASL server here.
+smtpd_authorized_xclient_hosts = 127.0.0.0/8
 {shipped}
 """
 
@@ -119,8 +123,16 @@ smtpd_hard_error_limit = 1000
         with smtplib.SMTP("127.0.0.1", self.port, timeout=2) as client:
             return client.noop()[0] == 250
 
-    def client(self) -> smtplib.SMTP:
-        return smtplib.SMTP("127.0.0.1", self.port, local_hostname="client.lwsmail.test")
+    def client(self, login: str | None = None) -> smtplib.SMTP:
+        """An SMTP client; with `login`, authenticated as that mailbox (XCLIENT LOGIN)."""
+        smtp = smtplib.SMTP("127.0.0.1", self.port, local_hostname="client.lwsmail.test")
+        if login:
+            smtp.ehlo()
+            code, text = smtp.docmd("XCLIENT", f"LOGIN={login}")
+            assert code == 220, text
+            smtp.ehlo_resp = smtp.helo_resp = None
+            smtp.ehlo()
+        return smtp
 
     def sendmail(self, sender: str, recipients: list[str], raw: bytes) -> None:
         """Submit as a website script does: sendmail(1), postdrop, pickup, no smtpd."""

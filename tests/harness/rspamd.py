@@ -43,6 +43,7 @@ class Rspamd:
         local = self.dir / "local.d"
         shutil.copytree(DEPLOY / "local.d", local, dirs_exist_ok=True)
         shutil.copytree(DEPLOY / "maps", self.dir / "maps", dirs_exist_ok=True)
+        shutil.copy(DEPLOY / "rspamd.local.lua", self.dir / "rspamd.local.lua")
         shutil.copytree(DEPLOY / "test" / "local.d", local, dirs_exist_ok=True)
         (local / "worker-normal.inc").write_text(f'bind_socket = "127.0.0.1:{self.normal_port}";\n')
         (local / "worker-controller.inc").write_text(

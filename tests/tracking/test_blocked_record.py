@@ -15,7 +15,7 @@ from tracking.services import message_record, messages_record
 pytestmark = pytest.mark.django_db
 
 
-def refused(sender: str, code: str, symbol: str = "LWS_BLOCKED_SENDER"):
+def refused(sender: str, code: str, symbol: str = "LWS_BLOCKED"):
     data = message_data(sender=sender, score=0.0, action="reject")
     report = {symbol: {"score": 0.0, "options": [sender, code]}}
     return dataclasses.replace(data, symbols={**data.symbols, **report})
@@ -30,7 +30,7 @@ def test_it_is_recorded_as_blocked_with_the_code_it_met(mailbox):
 
 
 def test_a_client_retrying_25_times_while_blocked_escalates_nothing(mailbox):
-    datas = [refused(mailbox.address, "L-SPAM00", "LWS_BLOCKED_USER") for _ in range(25)]
+    datas = [refused(mailbox.address, "L-SPAM00", "LWS_BLOCKED") for _ in range(25)]
 
     assert messages_record(datas=datas) == 25
 
