@@ -144,3 +144,28 @@ def test_customers_cannot_open_the_admin(client):
 
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]
+
+
+def test_staff_see_parked_ingest_events_with_their_error_and_retry_them(staff_client):
+    from django.utils import timezone
+
+    from tracking.models import IngestEvent
+
+    event = IngestEvent.objects.create(
+        kind="push", meta={}, raw=b"x", parked_at=timezone.now(), last_error="ValueError: bad"
+    )
+    IngestEvent.objects.create(kind="push", meta={}, raw=b"y")  # pending, not parked
+    url = reverse("admin:tracking_ingestevent_changelist")
+
+    page = staff_client.get(url, {"state": "parked"}).content.decode()
+    assert "ValueError: bad" in page and page.count('name="_selected_action"') == 1
+
+    response = staff_client.post(
+        url, {"action": "retry_parked", "_selected_action": [event.pk]}, follow=True
+    )
+
+    assert "1 parked event(s) queued again." in response.content.decode()
+    event.refresh_from_db()
+    assert event.parked_at is None and event.attempts == 0
+    audit = AuditEvent.objects.get(action="ingest.retried")
+    assert audit.actor == staff_client.staff and audit.data["event_ids"] == [event.pk]

@@ -102,6 +102,7 @@ def test_dropped_postgresql_connections_lose_and_duplicate_nothing(
     redis_client.flushdb()
     log = tmp_path / "worker.log"
     stop = threading.Event()
+    terminated = []
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         test_pid = cursor.fetchone()[0]
@@ -112,11 +113,13 @@ def test_dropped_postgresql_connections_lose_and_duplicate_nothing(
             while not stop.is_set():
                 with connection.cursor() as cursor:
                     cursor.execute(
-                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) "
+                        "FROM pg_stat_activity "
                         "WHERE datname = current_database() AND pid <> pg_backend_pid() "
                         "AND pid <> %s",
                         [test_pid],
                     )
+                    terminated.append(cursor.fetchone()[0])
                 stop.wait(0.7)
         finally:
             connection.close()
@@ -131,7 +134,9 @@ def test_dropped_postgresql_connections_lose_and_duplicate_nothing(
             dropper.join()
         recover_lost_tasks()
         assert_each_stored_once("P", 40, log)
-    assert "OperationalError" in log.read_text() or "terminat" in log.read_text()
+    # The fault did happen while the worker and the web server worked (they reconnect,
+    # often silently: Django checks a connection's health before reusing it).
+    assert sum(terminated) > 0
 
 
 def test_scans_wait_while_rspamd_is_stopped_and_go_through_when_it_is_back(

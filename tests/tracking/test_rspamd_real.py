@@ -122,3 +122,34 @@ def test_40_spam_over_a_week_through_the_real_path_give_l_spam20(ingest_settings
     assert OutboundMessage.objects.filter(mailbox=mailbox, is_spam=True).count() == 40
     assert codes[-1] == "L-SPAM20"
     assert Block.objects.active().get(target=mailbox.address).code == "L-SPAM20"
+
+
+def test_accented_french_and_italian_subjects_pushed_by_rspamd_read_back_intact(
+    ingest_settings, rspamd, mailbox, client
+):
+    from email.header import Header
+
+    from tests.factories import CustomerAccountFactory, UserFactory
+
+    subjects = {
+        "FR1": "Réduction exceptionnelle : -20 % sur la crème brûlée",
+        "IT1": "Fattura già pagata, perché è ancora aperta?",
+    }
+    for n, (qid, subject) in enumerate(subjects.items()):
+        # As a mail client writes it (RFC 2047); Rspamd pushes it decoded, as raw UTF-8.
+        encoded = Header(subject, "utf-8").encode()
+        raw = message(mailbox.address, subject=encoded, n=n)
+        mta_scan(rspamd.url, raw, sender=mailbox.address, queue_id=qid, user=mailbox.address)
+    for pk in IngestEvent.objects.values_list("pk", flat=True):
+        ingest_event_process(event_id=pk)
+
+    assert dict(OutboundMessage.objects.values_list("queue_id", "subject")) == subjects
+    user = UserFactory(username="lucia")
+    account = CustomerAccountFactory(users=[user])
+    hosting = mailbox.domain.hosting
+    hosting.customer = account
+    hosting.save()
+    client.force_login(user)
+    page = client.get(f"/h/{hosting.pk}/tracking/").content.decode()
+    for subject in subjects.values():
+        assert subject in page
