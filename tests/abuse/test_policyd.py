@@ -12,6 +12,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
+from abuse.blockstate import client as blockstate_client
 from abuse.policyd import PolicyServer, reply
 from abuse.services import hosting_unblock
 from tests.abuse.helpers import spam_at, website_spam_at
@@ -222,31 +223,35 @@ def test_requests_pipelined_on_one_connection_are_answered_in_order(
 
 
 def test_it_lets_mail_through_while_redis_restarts_then_refuses_again_after_the_rebuild(
-    policyd, mailbox, caplog, django_capture_on_commit_callbacks
+    clean_state, settings, mailbox, caplog, django_capture_on_commit_callbacks
 ):
-    from django.conf import settings
+    from tests.harness.redis_service import private_redis
 
-    from tests.harness.redis_service import redis_start, redis_stop
+    with private_redis() as own:
+        settings.REDIS_URL = own.url
+        blockstate_client.cache_clear()
+        running = Running(redis_url=own.url)
+        try:
+            with django_capture_on_commit_callbacks(execute=True):
+                spam_at(mailbox.address, timezone.now() - timedelta(days=2), 40)
+            own.stop()
+            # The same long-lived connection, as Postfix keeps it: fail-open, then recovery.
+            with socket.create_connection(("127.0.0.1", running.port), timeout=10) as sock:
+                stream = sock.makefile("rwb")
 
-    with django_capture_on_commit_callbacks(execute=True):
-        spam_at(mailbox.address, timezone.now() - timedelta(days=2), 40)
-    try:
-        redis_stop(settings.REDIS_URL)
-        # The same long-lived connection, as Postfix keeps it: fail-open, then recovery.
-        with socket.create_connection(("127.0.0.1", policyd), timeout=10) as sock:
-            stream = sock.makefile("rwb")
+                def answer() -> str:
+                    request = f"request=smtpd_access_policy\nsender={mailbox.address}\n\n"
+                    stream.write(request.encode())
+                    stream.flush()
+                    action, blank = stream.readline(), stream.readline()
+                    assert blank == b"\n"
+                    return action.decode().strip()
 
-            def answer() -> str:
-                stream.write(f"request=smtpd_access_policy\nsender={mailbox.address}\n\n".encode())
-                stream.flush()
-                action, blank = stream.readline(), stream.readline()
-                assert blank == b"\n"
-                return action.decode().strip()
-
-            assert answer() == "action=DUNNO"
-            redis_start(settings.REDIS_URL)  # empty: this Redis keeps nothing on disk
-            call_command("blockstate_rebuild")
-            assert answer().startswith("action=REJECT 5.7.1 L-SPAM20")
-    finally:
-        redis_start(settings.REDIS_URL)
+                assert answer() == "action=DUNNO"
+                own.start()  # empty: this Redis keeps nothing on disk
+                call_command("blockstate_rebuild")
+                assert answer().startswith("action=REJECT 5.7.1 L-SPAM20")
+        finally:
+            running.stop()
+            blockstate_client.cache_clear()
     assert "block state unreachable" in caplog.text

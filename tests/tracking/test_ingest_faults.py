@@ -9,12 +9,11 @@ import threading
 from datetime import timedelta
 
 import pytest
-from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
 from tests.factories import MailboxFactory
-from tests.harness.redis_service import redis_start, redis_stop
+from tests.harness.redis_service import celery_broker, private_redis
 from tests.tracking.mail import mta_send, spam
 from tests.workers import celery_worker, wait_until
 from tracking.ingestion import REQUEUE_AFTER, ingest_event_create, ingest_events_requeue, scan_meta
@@ -80,20 +79,18 @@ def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(
 def test_a_redis_restart_loses_and_duplicates_nothing(
     ingest_settings, rspamd, redis_client, tmp_path
 ):
-    redis_client.flushdb()
     log = tmp_path / "worker.log"
-    try:
+    with private_redis() as broker, celery_broker(broker.url):
+        ingest_settings.CELERY_BROKER_URL = broker.url  # for the worker process too
         with celery_worker(log=log):
             push_many(rspamd, senders(15), "R")
-            redis_stop(settings.CELERY_BROKER_URL)
+            broker.stop()
             # The panel still accepts pushes: the events are in PostgreSQL.
             push_many(rspamd, senders(15), "S")
-            redis_start(settings.CELERY_BROKER_URL)
+            broker.start()
             recover_lost_tasks()
             assert_each_stored_once("R", 15, log)
             assert_each_stored_once("S", 15, log)
-    finally:
-        redis_start(settings.CELERY_BROKER_URL)
 
 
 def test_dropped_postgresql_connections_lose_and_duplicate_nothing(
