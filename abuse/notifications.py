@@ -13,8 +13,19 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from abuse.models import Block
+from lwsmail.celery import app
 
 log = logging.getLogger(__name__)
+# Queued by name: the services that start blocks never import the tasks that call them.
+NOTIFY_TASK = "abuse.tasks.notify_block"
+
+
+def block_notification_queue(block_id: int) -> None:
+    """Queue the suspension e-mail of a block (call it after the commit)."""
+    try:
+        app.send_task(NOTIFY_TASK, args=[block_id])
+    except Exception:  # broker down: the block stands; the notify-pending-blocks job sends it
+        log.exception("could not queue the suspension e-mail of block %s", block_id)
 
 
 def block_notify(*, block_id: int) -> bool:

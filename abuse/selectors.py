@@ -8,8 +8,10 @@ from datetime import datetime
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from abuse.models import Block, PolicySettings, Unblock
+from abuse.counting import LiftFloors, Target, policy_cached, spam_count_in_window
+from abuse.models import Block, PolicySettings, Scope, Unblock
 from lwsmail.models import Hosting
+from tracking.models import OutboundMessage, Source
 
 
 class Refusal:
@@ -107,29 +109,23 @@ class TargetMeters:
 def hosting_meters(*, hosting: Hosting, now: datetime | None = None) -> list[TargetMeters]:
     """For each address and domain of the hosting with recent spam, its count against each
     tier's threshold, counted exactly as the engine counts it."""
-    from abuse.policy import LiftFloors, Target, policy_cached, spam_count_in_window
-    from tracking.models import OutboundMessage
-
     now = now or timezone.now()
     tiers = [t for t in policy_cached().tiers if not t.is_immediate]
     longest = max((t.window for t in tiers), default=None)
     if longest is None:
         return []
     recent = OutboundMessage.objects.spam().filter(hosting=hosting, sent_at__gt=now - longest)
-    boxes = dict(
-        recent.filter(mailbox__isnull=False, source="mailbox")
-        .values_list("mailbox_id", "mailbox__address")
+    boxes = (
+        recent.filter(mailbox__isnull=False, source=Source.MAILBOX)
+        .values_list("mailbox__address", "domain_id", "mailbox_id")
         .distinct()
     )
-    domains = dict(recent.values_list("domain_id", "domain__name").distinct())
+    domains = recent.values_list("domain__name", "domain_id").distinct()
     targets = [
-        Target("address", a, hosting.pk, 0, pk)
-        for pk, a in sorted(boxes.items(), key=lambda i: i[1])
+        Target(Scope.ADDRESS, address, hosting.pk, domain_id, mailbox_id)
+        for address, domain_id, mailbox_id in sorted(boxes)
     ]
-    targets += [
-        Target("domain", n, hosting.pk, pk, None)
-        for pk, n in sorted(domains.items(), key=lambda i: i[1])
-    ]
+    targets += [Target(Scope.DOMAIN, name, hosting.pk, pk, None) for name, pk in sorted(domains)]
     result = []
     for target in targets:
         floors = LiftFloors.of(target)

@@ -1,4 +1,6 @@
-"""Writes on blocks: lifting them (staff, expiry) and the customer's Unblock mailboxes."""
+"""Every write on blocks: start (and escalate), expire, staff lift, the customer's Unblock
+mailboxes. They all end a block through one helper, `_blocks_lift`, which records the real
+end time whichever path noticed it and keeps the block state of the mail servers in step."""
 
 from __future__ import annotations
 
@@ -9,11 +11,14 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from abuse.blockstate import blockstate_withdraw
-from abuse.models import Block, Unblock
+from abuse.counting import Target
+from abuse.enforcement.blockstate import blockstate_publish, blockstate_withdraw
+from abuse.models import Block, PolicyTier, Unblock
+from abuse.notifications import block_notification_queue
 from abuse.selectors import UnblockAvailability, unblock_availability
 from lwsmail.models import AuditEvent, Hosting
 from lwsmail.services import audit_event, audit_record
+from tracking.models import OutboundMessage
 
 
 class UnblockRefused(Exception):
@@ -30,15 +35,108 @@ class UnblockRefused(Exception):
         return self.availability.available_from
 
 
+def _blocks_lift(
+    *,
+    blocks: list[Block],
+    reason: str,
+    now: datetime,
+    user: AbstractBaseUser | None = None,
+    unblock: Unblock | None = None,
+) -> list[Block]:
+    """End the blocks that still stand (one conditional UPDATE: a block another path lifted
+    meanwhile is left alone) and withdraw them from the block state after commit; an
+    expired block ends at its own end time, whoever notices. Returns those lifted."""
+    ids = [b.pk for b in blocks]
+    standing_ids = set(
+        Block.objects.select_for_update()
+        .filter(pk__in=ids, lifted_at__isnull=True)
+        .values_list("pk", flat=True)
+    )
+    standing = [b for b in blocks if b.pk in standing_ids]
+    if not standing:
+        return []
+    expired = reason == Block.LiftReason.EXPIRED
+    Block.objects.filter(pk__in=standing_ids).update(
+        lifted_at=F("ends_at") if expired else now,
+        lift_reason=reason,
+        lifted_by=user,
+        unblock=unblock,
+    )
+    blockstate_withdraw(blocks=standing)
+    return standing
+
+
+def block_start(
+    *,
+    tier: PolicyTier,
+    target: Target,
+    count: int,
+    message: OutboundMessage | None,
+    now: datetime,
+    replaces: Block | None = None,
+) -> Block:
+    """Start a block for `target`, lifting the weaker one it replaces (escalation)."""
+    if replaces is not None:
+        _blocks_lift(blocks=[replaces], reason=Block.LiftReason.ESCALATED, now=now)
+    block = Block.objects.create(
+        scope=target.scope,
+        target=target.name,
+        hosting_id=target.hosting_id,
+        domain_id=target.domain_id,
+        mailbox_id=target.mailbox_id,
+        tier=tier,
+        code=tier.code,
+        rank=tier.rank,
+        spam_count=count,
+        started_at=now,
+        ends_at=now + tier.block_duration if tier.block_duration is not None else None,
+        complaint_ends_at=now + tier.complaint_period if tier.is_mail_abuse else None,
+        trigger_message=message,
+    )
+    if replaces is not None:
+        Block.objects.filter(pk=replaces.pk).update(replaced_by=block)
+    blockstate_publish(block=block)
+    if tier.notify_customer:
+        transaction.on_commit(lambda: block_notification_queue(block.pk))
+    audit_record(
+        action="block.started",
+        hosting=target.hosting_id,
+        subject=target.name,
+        at=now,
+        data={
+            "code": tier.code,
+            "scope": target.scope,
+            "spam_count": count,
+            "ends_at": block.ends_at.isoformat() if block.ends_at else None,
+            "replaces": replaces.code if replaces else None,
+            "message_id": message.pk if message else None,
+        },
+    )
+    return block
+
+
+def blocks_expire(*, blocks: list[Block]) -> int:
+    """End timed blocks whose time ran out, at their end time, audited; returns how many."""
+    ended = _blocks_lift(blocks=blocks, reason=Block.LiftReason.EXPIRED, now=timezone.now())
+    AuditEvent.objects.bulk_create(
+        audit_event(
+            action="block.expired",
+            hosting=b.hosting_id,
+            subject=b.target,
+            at=b.ends_at,
+            data={"code": b.code},
+        )
+        for b in ended
+    )
+    return len(ended)
+
+
 def block_lift(*, block: Block, user: AbstractBaseUser, note: str = "") -> bool:
     """Lift one block as staff, audited; False if it was no longer standing."""
     now = timezone.now()
     with transaction.atomic():
-        changed = Block.objects.filter(pk=block.pk, lifted_at__isnull=True).update(
-            lifted_at=now, lifted_by=user, lift_reason=Block.LiftReason.STAFF
-        )
-        if changed:
-            blockstate_withdraw(blocks=[block])
+        lifted = _blocks_lift(blocks=[block], reason=Block.LiftReason.STAFF, now=now, user=user)
+        if lifted:
             audit_record(
                 action="block.lifted",
                 actor=user,
@@ -47,16 +145,16 @@ def block_lift(*, block: Block, user: AbstractBaseUser, note: str = "") -> bool:
                 at=now,
                 data={"code": block.code, "note": note},
             )
-    return bool(changed)
+    return bool(lifted)
 
 
 def blocks_lift_expired(*, now: datetime | None = None, batch_size: int = 1000) -> int:
-    """Mark timed blocks whose end has passed as lifted (expired), audited; returns how many."""
+    """End the timed blocks whose time has run out, in batches; returns how many."""
     now = now or timezone.now()
     total = 0
     while True:
         with transaction.atomic():
-            # Locked and still unlifted: no other lift can touch these rows until commit.
+            # Locked, and skipped while another lift holds them.
             batch = list(
                 Block.objects.expired(now)
                 .select_for_update(skip_locked=True)
@@ -65,21 +163,7 @@ def blocks_lift_expired(*, now: datetime | None = None, batch_size: int = 1000) 
             )
             if not batch:
                 return total
-            Block.objects.filter(pk__in=[b.pk for b in batch]).update(
-                lifted_at=F("ends_at"), lift_reason=Block.LiftReason.EXPIRED
-            )
-            blockstate_withdraw(blocks=batch)
-            AuditEvent.objects.bulk_create(
-                audit_event(
-                    action="block.expired",
-                    hosting=b.hosting_id,
-                    subject=b.target,
-                    at=b.ends_at,
-                    data={"code": b.code},
-                )
-                for b in batch
-            )
-        total += len(batch)
+            total += blocks_expire(blocks=batch)
         if len(batch) < batch_size:
             return total
 
@@ -108,12 +192,13 @@ def hosting_unblock(
             used_exceptional_grant=availability.uses_exceptional_grant,
             lifted=[{"code": b.code, "target": b.target} for b in availability.blocks],
         )
-        Block.objects.filter(
-            pk__in=[b.pk for b in availability.blocks], lifted_at__isnull=True
-        ).update(
-            lifted_at=now, lifted_by=user, lift_reason=Block.LiftReason.UNBLOCK, unblock=unblock
+        _blocks_lift(
+            blocks=availability.blocks,
+            reason=Block.LiftReason.UNBLOCK,
+            now=now,
+            user=user,
+            unblock=unblock,
         )
-        blockstate_withdraw(blocks=availability.blocks)
         if availability.uses_exceptional_grant:
             Hosting.objects.filter(pk=locked.pk).update(
                 exceptional_unblock_granted_at=None, exceptional_unblock_granted_by=None

@@ -5,7 +5,7 @@ import smtplib
 from celery import shared_task
 from django.db import OperationalError
 
-from abuse.blockstate import blockstate_rebuild
+from abuse.enforcement.blockstate import blockstate_rebuild
 from abuse.notifications import block_notify, blocks_notify_pending
 from abuse.services import blocks_lift_expired
 

@@ -21,7 +21,8 @@ from common import DEFAULT_DB, fill_history, recreate_database, setup_django
 def measure(*, addresses: list[str], count: int, label: str) -> list[float]:
     from django.utils import timezone
 
-    from tracking.services import MessageData, message_record
+    from ingest.recording import message_record
+    from tracking.services import MessageData
 
     timings = []
     for i in range(count):

@@ -136,7 +136,7 @@ async def paced(port: int, connections: int, rate: float, seconds: float, blocke
 def policyd_bench(args, env: dict[str, str]) -> list[tuple[str, str]]:
     import redis
 
-    from abuse.blockstate import KEY
+    from abuse.enforcement.blockstate import KEY
     from tests.harness.common import free_port, wait_for
 
     r = redis.Redis.from_url(env["REDIS_URL"])

@@ -10,10 +10,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from abuse.services import blocks_lift_expired
+from ingest.recording import message_record
 from lwsmail.models import CustomerAccount, Domain, Hosting, Mailbox
 from lwsmail.passwords import dovecot_hash
 from tracking.corpus import sample_message
-from tracking.services import MessageData, message_contents_sweep, message_record
+from tracking.services import MessageData, message_contents_sweep
 
 HOSTINGS = {
     "boulangerie-martin": {

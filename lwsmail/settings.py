@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "axes",
     "lwsmail",
     "abuse",
+    "ingest",
     "tracking",
 ]
 
@@ -242,7 +243,7 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": BEAT_LIFT_EXPIRED_SECONDS * 0.8},
     },
     "requeue-ingest-events": {
-        "task": "tracking.tasks.requeue_ingest_events",
+        "task": "ingest.tasks.requeue_ingest_events",
         "schedule": timedelta(seconds=60),
         "options": {"expires": 50},
     },

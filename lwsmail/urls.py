@@ -5,9 +5,9 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from abuse import views as abuse_views
+from ingest import api
 from lwsmail import views
 from lwsmail.forms import LoginForm
-from tracking import api
 from tracking import views as tracking_views
 
 hosting = [

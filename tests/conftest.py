@@ -58,7 +58,7 @@ def _seeded_policy_table(request):
 @pytest.fixture(autouse=True)
 def _fresh_policy_cache():
     # Each test's database has its own policy rows; never reuse another test's.
-    from abuse.policy import policy_cache_clear
+    from abuse.counting import policy_cache_clear
 
     policy_cache_clear()
     yield
@@ -103,7 +103,7 @@ def ingest_settings(settings, rspamd):
 
     settings.INGEST_PASSWORD = PASSWORD
     settings.RSPAMD_URL = rspamd.url
-    from tracking.rspamd import _client
+    from ingest.rspamd import _client
 
     _client.cache_clear()
     yield settings

@@ -13,8 +13,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from lwsmail.models import Hosting
+from tracking.mime import clean_text, parse_message
 from tracking.models import OutboundMessage
-from tracking.parsing import clean_text, parse_message
 
 PAGE_SIZE = 50
 

@@ -1,9 +1,11 @@
-"""Recording outbound messages: attribution, idempotent storage, and the policy engine."""
+"""The history of sent mail: who sent a message, and storing it once with its content.
+
+It knows nothing of blocks: whether a message is spam, and the code it met, are decided
+by the way in (ingest) and stored as they are given."""
 
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -11,14 +13,9 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from abuse.models import Block
-from abuse.policy import policy_cached, spam_evaluate
 from lwsmail.models import Domain, Mailbox, SystemUser
+from tracking.mime import clean_text
 from tracking.models import CONTENT_RETENTION, MessageContent, OutboundMessage, Source, Status
-from tracking.parsing import clean_text
-from tracking.rspamd import BLOCK_SYMBOLS
-
-_CODE = re.compile(r"L-SPAM\d\d")
 
 
 @dataclass(frozen=True)
@@ -43,17 +40,10 @@ class MessageData:
     uid: int | None = None
     symbols: dict[str, Any] = field(default_factory=dict)
     raw: bytes = b""
-
-    def block_code(self) -> str | None:
-        """The L-SPAM code if Rspamd refused it for a standing block (blocked-senders map)."""
-        for name in BLOCK_SYMBOLS:
-            symbol = self.symbols.get(name)
-            if symbol is not None:
-                options = symbol.get("options") or []
-                # "L-SPAM20", or "L-SPAM00 until …" for a timed block.
-                found = (_CODE.match(str(o)) for o in options)
-                return next((m.group() for m in found if m), "")
-        return None
+    # The verdict, decided by the way in: stored as given.
+    status: str = Status.SENT
+    is_spam: bool = False
+    code: str = ""  # the L-SPAM code the message met (refused for a standing block)
 
     def identity(self) -> str:
         """Rspamd server + queue id, else Message-ID + sender + time, else the bytes."""
@@ -76,10 +66,9 @@ class Attribution:
 
 
 @dataclass(frozen=True)
-class RecordResult:
+class Stored:
     message: OutboundMessage
     created: bool
-    blocks: list[Block]
 
 
 def _domain_of(address: str) -> str:
@@ -144,20 +133,6 @@ def message_attribute(data: MessageData, directory: Directory | None = None) -> 
     return Attribution(Source.WEBSITE, domain, None, hosting_id)
 
 
-def _is_spam(data: MessageData) -> bool:
-    # A message refused because its sender was already blocked was never sent: counting
-    # it would escalate the block with every retry of the customer's mail client.
-    if data.block_code() is not None:
-        return False
-    return data.action == "reject" or data.score > policy_cached().spam_score_threshold
-
-
-def _status(data: MessageData) -> str:
-    if data.block_code() is not None:
-        return Status.BLOCKED
-    return Status.REJECTED if data.action == "reject" else Status.SENT
-
-
 def _new_message(
     data: MessageData, identity: str, attribution: Attribution, now: datetime
 ) -> OutboundMessage:
@@ -184,9 +159,9 @@ def _new_message(
         score=data.score,
         required_score=data.required_score,
         action=data.action[:32],
-        status=_status(data),
-        is_spam=_is_spam(data),
-        code=data.block_code() or "",
+        status=data.status,
+        is_spam=data.is_spam,
+        code=data.code,
     )
 
 
@@ -201,54 +176,41 @@ def _new_content(
     )
 
 
-def message_record(*, data: MessageData, now: datetime | None = None) -> RecordResult:
-    """Store one outbound message once, with its content for 72 h, and feed spam to the
-    policy engine; recording the same message again changes nothing."""
-    now = now or timezone.now()
+def message_store(
+    *, data: MessageData, now: datetime, attribution: Attribution | None = None
+) -> Stored:
+    """Store one message once, with its content for 72 hours; storing the same message
+    again (same identity) returns the stored one."""
     identity = data.identity()
-    attribution = message_attribute(data)
+    attribution = attribution or message_attribute(data)
+    existing = OutboundMessage.objects.filter(identity=identity).first()
+    if existing is not None:
+        return Stored(existing, False)
     message = _new_message(data, identity, attribution, now)
     try:
         with transaction.atomic():
-            if attribution.domain is not None and message.is_spam:
-                # Serialises the spam of one domain: window counts and block creation for
-                # its addresses and for itself never interleave. Ham changes no count.
-                Domain.objects.select_for_update().filter(pk=attribution.domain.pk).first()
-            existing = OutboundMessage.objects.filter(identity=identity).first()
-            if existing is not None:
-                return RecordResult(existing, False, [])
             message.save(force_insert=True)
             content = _new_content(message, data, now)
             if content is not None:
                 content.save(force_insert=True)
-            blocks = spam_evaluate(message=message, now=now)
-            if blocks:
-                message.code = max(blocks, key=lambda b: b.rank).code
-                OutboundMessage.objects.filter(pk=message.pk).update(code=message.code)
     except IntegrityError:
-        # A concurrent worker stored the same identity first (ham takes no lock);
-        # theirs is the record.
+        # A concurrent worker stored the same identity first: theirs is the record.
         existing = OutboundMessage.objects.filter(identity=identity).first()
         if existing is None:
             raise
-        return RecordResult(existing, False, [])
-    return RecordResult(message, True, blocks)
+        return Stored(existing, False)
+    return Stored(message, True)
 
 
-def messages_record(*, datas: list[MessageData], now: datetime | None = None) -> int:
-    """Record many messages: ham in two bulk inserts, spam one by one through the policy
-    engine (ham changes no spam count, so its order does not matter); returns how many
-    were new."""
-    now = now or timezone.now()
-    spam = sorted((d for d in datas if _is_spam(d)), key=lambda d: d.sent_at)
-    created = sum(message_record(data=d, now=now).created for d in spam)
-    ham = {d.identity(): d for d in datas if not _is_spam(d)}
-    if not ham:
-        return created
+def messages_store(*, datas: list[MessageData], now: datetime) -> int:
+    """Store many messages in two bulk inserts (each once); returns how many were new."""
+    batch = {d.identity(): d for d in datas}
+    if not batch:
+        return 0
     stored = set(
-        OutboundMessage.objects.filter(identity__in=ham).values_list("identity", flat=True)
+        OutboundMessage.objects.filter(identity__in=batch).values_list("identity", flat=True)
     )
-    todo = {identity: d for identity, d in ham.items() if identity not in stored}
+    todo = {identity: d for identity, d in batch.items() if identity not in stored}
     directory = Directory.for_messages(list(todo.values()))
     messages = [_new_message(d, i, message_attribute(d, directory), now) for i, d in todo.items()]
     try:
@@ -258,8 +220,14 @@ def messages_record(*, datas: list[MessageData], now: datetime | None = None) ->
             MessageContent.objects.bulk_create([c for c in contents if c is not None])
     except IntegrityError:
         # Another worker stored one of them meanwhile: one by one, each once.
-        return created + sum(message_record(data=d, now=now).created for d in todo.values())
-    return created + len(messages)
+        return sum(message_store(data=d, now=now).created for d in todo.values())
+    return len(messages)
+
+
+def message_code_set(*, message: OutboundMessage, code: str) -> None:
+    """Note the L-SPAM code a message caused."""
+    message.code = code
+    OutboundMessage.objects.filter(pk=message.pk).update(code=code)
 
 
 def message_contents_sweep_batch(*, now: datetime, batch_size: int = 5000) -> int:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from abuse.blockstate import KEY, client
+from abuse.enforcement.blockstate import KEY, client
 
 
 @pytest.fixture

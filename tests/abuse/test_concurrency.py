@@ -8,11 +8,11 @@ from django.utils import timezone
 from abuse.models import Block, Unblock
 from abuse.selectors import Refusal
 from abuse.services import UnblockRefused, hosting_unblock
+from ingest.recording import message_record
 from tests.abuse.helpers import spam_at, standing_code
 from tests.concurrency import run_concurrently
 from tests.factories import MailboxFactory, UserFactory, message_data
 from tracking.models import OutboundMessage
-from tracking.services import message_record
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 

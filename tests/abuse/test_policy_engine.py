@@ -7,6 +7,7 @@ import time_machine
 
 from abuse.models import Block
 from abuse.services import blocks_lift_expired
+from ingest.recording import message_record
 from tests.abuse.helpers import (
     T0,
     spam_at,
@@ -19,7 +20,6 @@ from tests.abuse.helpers import (
 )
 from tests.factories import message_data, record_spam
 from tracking.models import OutboundMessage
-from tracking.services import message_record
 
 pytestmark = pytest.mark.django_db
 

@@ -12,8 +12,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from abuse.blockstate import client as blockstate_client
-from abuse.policyd import PolicyServer, reply
+from abuse.enforcement.blockstate import client as blockstate_client
+from abuse.enforcement.policyd import PolicyServer, reply
 from abuse.services import hosting_unblock
 from tests.abuse.helpers import spam_at, website_spam_at
 from tests.factories import MailboxFactory, UserFactory

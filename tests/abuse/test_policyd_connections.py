@@ -92,7 +92,7 @@ def test_a_client_outside_the_allowed_networks_is_closed_unanswered(running, cap
 
 
 def test_loopback_and_private_networks_are_allowed_by_default():
-    from abuse.policyd import networks
+    from abuse.enforcement.policyd import networks
 
     allowed = networks(settings.POLICYD_ALLOWED_NETWORKS)
     import ipaddress

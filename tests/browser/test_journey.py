@@ -9,6 +9,7 @@ import pytest
 from django.utils import timezone
 
 from abuse.models import Unblock
+from ingest.recording import message_record
 from tests.abuse.helpers import spam_at
 from tests.factories import (
     CustomerAccountFactory,
@@ -17,7 +18,6 @@ from tests.factories import (
     UserFactory,
     message_data,
 )
-from tracking.services import message_record
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 

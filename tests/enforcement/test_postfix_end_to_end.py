@@ -16,8 +16,8 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from abuse.blockstate import KEY, field
-from abuse.blockstate import client as blockstate
+from abuse.enforcement.blockstate import KEY, field
+from abuse.enforcement.blockstate import client as blockstate
 from abuse.models import Block
 from tests.abuse.helpers import spam_at, website_spam_at
 from tests.factories import (

@@ -8,13 +8,13 @@ from datetime import UTC, timedelta
 import pytest
 from django.utils import timezone
 
-from abuse.blockstate import client
+from abuse.enforcement.blockstate import client
 from abuse.models import Block
+from ingest.events import ingest_event_create, ingest_event_process, scan_meta
 from tests.abuse.helpers import spam_at, website_spam_at
 from tests.factories import DomainFactory, MailboxFactory
 from tests.tracking.mail import message as plain
 from tests.tracking.mail import mta_scan
-from tracking.ingestion import ingest_event_create, ingest_event_process, scan_meta
 from tracking.models import IngestEvent, OutboundMessage
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)

@@ -11,9 +11,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from ingest.recording import message_record
 from lwsmail.passwords import dovecot_verify
 from tests.factories import MailboxFactory, message_data
-from tracking.services import message_record
 
 pytestmark = pytest.mark.django_db
 SEED = 20261129

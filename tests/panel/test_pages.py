@@ -8,11 +8,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from abuse.models import Unblock
+from ingest.recording import message_record
 from lwsmail.models import AuditEvent
 from lwsmail.passwords import dovecot_verify
 from tests.abuse.helpers import spam_at
 from tests.factories import message_data
-from tracking.services import message_record
 
 pytestmark = pytest.mark.django_db
 

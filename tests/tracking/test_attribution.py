@@ -7,10 +7,10 @@ import time_machine
 from django.utils import timezone
 
 from abuse.models import Block
+from ingest.recording import message_record
 from tests.factories import DomainFactory, MailboxFactory, SystemUserFactory, message_data
 from tests.tracking.push import PICKUP_33
-from tracking.parsing import parse_message
-from tracking.services import message_record
+from tracking.mime import parse_message
 
 pytestmark = pytest.mark.django_db
 

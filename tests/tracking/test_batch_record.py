@@ -4,10 +4,10 @@ import pytest
 from django.utils import timezone
 
 from abuse.models import Block
+from ingest.recording import messages_record
 from tests.concurrency import run_concurrently
 from tests.factories import MailboxFactory, SystemUserFactory, message_data
 from tracking.models import MessageContent, OutboundMessage
-from tracking.services import messages_record
 
 
 def batch(mailbox, *, ham: int, spam: int, prefix: str) -> list:

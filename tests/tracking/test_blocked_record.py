@@ -8,9 +8,9 @@ import dataclasses
 import pytest
 
 from abuse.models import Block
+from ingest.recording import message_record, messages_record
 from tests.factories import message_data
 from tracking.models import OutboundMessage
-from tracking.services import message_record, messages_record
 
 pytestmark = pytest.mark.django_db
 

@@ -7,8 +7,8 @@ from urllib.parse import urlparse
 
 import pytest
 
+from ingest.events import ingest_event_create, ingest_event_process, ingest_events_retry
 from tests.tracking.push import PASSWORD, auth, push_headers, raw_message
-from tracking.ingestion import ingest_event_create, ingest_event_process, ingest_events_retry
 from tracking.models import IngestEvent, OutboundMessage
 
 URL = "/api/ingest/rspamd/"
@@ -163,8 +163,8 @@ def test_an_identity_field_that_is_not_utf8_is_refused(client, mailbox, field):
 
 @pytest.mark.django_db
 def test_a_scan_without_rcpt_or_with_a_nul_in_its_queue_id_is_refused(mailbox):
-    from tracking.ingestion import scan_meta
-    from tracking.parsing import InvalidReport
+    from ingest.events import scan_meta
+    from ingest.parsing import InvalidReport
 
     with pytest.raises(InvalidReport, match="printable ASCII"):
         scan_meta(sender=mailbox.address, recipients=["a@b.c"], user="", ip=None, queue_id="Q\x00")

@@ -7,8 +7,8 @@ from email.message import EmailMessage
 import pytest
 from django.core.management import CommandError, call_command
 
+from ingest.events import ingest_event_process
 from tests.tracking.mail import message, spam
-from tracking.ingestion import ingest_event_process
 from tracking.models import IngestEvent, OutboundMessage
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)

@@ -12,11 +12,11 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from ingest.events import REQUEUE_AFTER, ingest_event_create, ingest_events_requeue, scan_meta
 from tests.factories import MailboxFactory
 from tests.harness.redis_service import celery_broker, private_redis
 from tests.tracking.mail import mta_send, spam
 from tests.workers import celery_worker, wait_until
-from tracking.ingestion import REQUEUE_AFTER, ingest_event_create, ingest_events_requeue, scan_meta
 from tracking.models import IngestEvent, OutboundMessage
 
 pytestmark = [pytest.mark.django_db(transaction=True, serialized_rollback=True), pytest.mark.slow]

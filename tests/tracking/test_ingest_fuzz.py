@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 import pytest
 
+from ingest.events import ingest_event_process
 from tests.tracking.push import PASSWORD, push_headers, raw_message
-from tracking.ingestion import ingest_event_process
 from tracking.models import IngestEvent, OutboundMessage
 
 pytestmark = pytest.mark.django_db

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from tracking.parsing import InvalidReport, clean_address, parse_message, symbols_report
+from ingest.parsing import InvalidReport, clean_address, symbols_report
+from tracking.mime import parse_message
 
 
 def test_an_unknown_charset_and_8bit_headers_do_not_break_parsing():

@@ -3,9 +3,9 @@ from __future__ import annotations
 import pytest
 from django.test import override_settings
 
+from ingest.events import ingest_event_process
 from tests.factories import SystemUserFactory
 from tests.tracking.push import PASSWORD, PICKUP_33, auth, push_headers, raw_message
-from tracking.ingestion import ingest_event_process
 from tracking.models import IngestEvent, OutboundMessage
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("ingest_password")]

@@ -10,9 +10,9 @@ from django.utils import timezone
 
 from abuse.models import Block
 from abuse.services import blocks_lift_expired
+from ingest.events import ingest_event_create, ingest_event_process, scan_meta
 from tests.tracking.mail import GTUBE, message, mta_scan, spam
 from tests.workers import celery_worker, wait_until
-from tracking.ingestion import ingest_event_create, ingest_event_process, scan_meta
 from tracking.models import IngestEvent, OutboundMessage
 
 # Tests that use the live server are transactional: the seeded policy table is restored.

@@ -6,9 +6,10 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
+from ingest.recording import message_record
 from tests.factories import message_data
 from tracking.models import MessageContent, OutboundMessage
-from tracking.services import message_contents_sweep, message_record
+from tracking.services import message_contents_sweep
 
 pytestmark = pytest.mark.django_db
 

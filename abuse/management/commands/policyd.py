@@ -8,7 +8,7 @@ import signal
 import uvloop
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from abuse.policyd import PolicyServer
+from abuse.enforcement.policyd import PolicyServer
 
 
 def parse_listen(value: str) -> tuple[str, int]:

@@ -1,4 +1,5 @@
-"""Ingestion: push reports and scan requests become durable events, then tracked messages."""
+"""Ingest events: push reports and scan requests are kept durably in PostgreSQL until a
+worker has recorded them (ingest/recording.py); one that cannot be recorded is parked."""
 
 from __future__ import annotations
 
@@ -11,28 +12,30 @@ from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from tracking.models import IngestEvent
-from tracking.parsing import (
+from ingest.parsing import (
     UNKNOWN,
     InvalidReport,
     clean_address,
-    clean_text,
     float_header,
     header_value,
     json_header,
     parse_ip,
-    parse_message,
     parse_sent_at,
     plain_text,
     symbols_report,
     token,
 )
-from tracking.rspamd import rspamd_check
-from tracking.services import MessageData, messages_record
+from ingest.recording import messages_record
+from ingest.rspamd import rspamd_check
+from lwsmail.celery import app
+from tracking.mime import clean_text, parse_message
+from tracking.models import IngestEvent
+from tracking.services import MessageData
 
 log = logging.getLogger(__name__)
 
 PUSH_PREFIX = "X-Rspamd-"
+PROCESS_TASK = "ingest.tasks.process_ingest_event"
 REQUEUE_AFTER = timedelta(minutes=5)
 # Pushes recorded per transaction: ham goes in as two bulk inserts.
 BATCH = 200
@@ -247,11 +250,10 @@ def ingest_events_retry(*, event_ids: list[int]) -> int:
 
 
 def _enqueue(ids: list[int]) -> None:
-    from tracking.tasks import process_ingest_event
-
     for pk in ids:
         try:
-            process_ingest_event.delay(pk)
+            # By name: the task calls this module, which therefore never imports it.
+            app.send_task(PROCESS_TASK, args=[pk])
         except Exception:  # the broker is down: the row is safe, the recovery sweep re-queues
             log.exception("could not queue ingest event %s; the recovery sweep will", pk)
 

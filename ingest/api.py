@@ -15,9 +15,9 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from tracking.ingestion import ingest_event_create, push_meta, scan_meta
+from ingest.events import ingest_event_create, push_meta, scan_meta
+from ingest.parsing import InvalidReport, header_value
 from tracking.models import IngestEvent
-from tracking.parsing import InvalidReport, header_value
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 import redis.asyncio as aioredis
 from django.conf import settings
 
-from abuse.blockstate import KEY, field
+from abuse.enforcement.blockstate import KEY, field
 
 log = logging.getLogger(__name__)
 # Postfix sends some 30 attributes, about 1 KiB; anything far bigger is not Postfix.

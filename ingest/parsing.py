@@ -1,8 +1,8 @@
-"""Turning what Rspamd says and what the message holds into `MessageData`.
+"""Validating what a push or scan request says (X-Rspamd-* headers, the envelope).
 
-Everything here is hostile input: broken MIME, unknown charsets, 8-bit headers, and
-X-Rspamd-* headers from a misconfigured exporter must give a clear error or a best
-effort, never a crash in the worker.
+Everything here is hostile input: X-Rspamd-* headers written by the senders we police or
+by a misconfigured exporter must give a clear one-line error or a best effort, never a
+crash in the worker.
 """
 
 from __future__ import annotations
@@ -11,25 +11,16 @@ import ipaddress
 import json
 import math
 import re
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from email import policy
-from email.message import EmailMessage
-from email.parser import BytesHeaderParser, BytesParser
-from email.utils import getaddresses
 from typing import Any
 
+from tracking.mime import clean_text, text
+
 UNKNOWN = "unknown"  # what Rspamd's exporter sends for an absent value
-# Postfix's pickup: "Received: by host (Postfix, from userid 33)\n\tid QID; date".
-_PICKUP_RE = re.compile(r"^by\s+\S+\s+\(Postfix,\s+from\s+userid\s+(\d{1,10})\)", re.IGNORECASE)
-_PHP_UID_RE = re.compile(r"^(\d{1,10}):")
-# Headers PHP and common CMS mailers add to mail sent by a website script.
-SCRIPT_HEADERS = ("X-PHP-Originating-Script", "X-PHP-Script", "X-Source-Args", "X-Source")
 # No white space, control character or lone surrogate anywhere in an address.
 _ATOM = r"[^@\s<>\x00-\x1f\x7f\ud800-\udfff]+"
 ADDRESS_RE = re.compile(rf"^{_ATOM}@{_ATOM}$")
-# What PostgreSQL refuses in text and JSON (NUL), or cannot encode (lone surrogates).
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+# Control characters and lone surrogates: never part of an identity field.
 _CONTROL = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
 # Rspamd's queue ids and server names: printable ASCII.
 _TOKEN_RE = re.compile(r"^[\x21-\x7e]{1,255}$")
@@ -42,30 +33,6 @@ LATEST_SENT_AT_AHEAD = timedelta(days=1)
 
 class InvalidReport(ValueError):
     """A push or scan request that cannot be ingested; the message says why in one line."""
-
-
-@dataclass(frozen=True)
-class Headers:
-    """What the message's own headers say (trusted only for display)."""
-
-    subject: str
-    message_id: str
-    to: list[str]
-    script: str
-    # The system user that submitted it with `sendmail` (see _submitter_uid).
-    uid: int | None = None
-
-
-def clean_text(value: str) -> str:
-    """Free text as PostgreSQL can store it: NUL removed, lone surrogates replaced (U+FFFD)."""
-    return _UNSTORABLE.sub(lambda m: "" if m.group() == "\x00" else "\ufffd", value)
-
-
-def _text(value: Any) -> str:
-    try:
-        return clean_text(str(value or "")).strip()
-    except Exception:  # a header the policy cannot decode: keep what we can
-        return ""
 
 
 def header_value(value: str | None, *, field: str, identity: bool) -> str | None:
@@ -104,52 +71,6 @@ def plain_text(value: str | None, *, field: str, max_length: int) -> str:
     if _CONTROL.search(value) or len(value) > max_length:
         raise InvalidReport(f"{field} holds control characters or is too long")
     return value
-
-
-def parse_message(raw: bytes, *, headers_only: bool = True) -> tuple[EmailMessage, Headers]:
-    """Parse raw bytes leniently (policy.default); defects are tolerated, not fatal.
-
-    Recording needs the headers only; the body is parsed when someone opens the message."""
-    parser = BytesHeaderParser if headers_only else BytesParser
-    msg = parser(policy=policy.default).parsebytes(raw)
-
-    def header(name: str) -> str:
-        # `in` is a plain key lookup; `get` runs the header registry, so only when present.
-        return _text(msg.get(name)) if name in msg else ""
-
-    script = next((v[:500] for n in SCRIPT_HEADERS if (v := header(n))), "")
-    mailer = header("X-Mailer")
-    if not script and "phpmailer" in mailer.lower():
-        script = mailer[:500]
-    try:
-        to = [a for _, a in getaddresses([header("To"), header("Cc")]) if a]
-    except Exception:
-        to = []
-    return msg, Headers(
-        subject=header("Subject").replace("\r", " ").replace("\n", " "),
-        message_id=header("Message-ID"),
-        to=to,
-        script=script,
-        uid=_submitter_uid(msg),
-    )
-
-
-def _submitter_uid(msg: EmailMessage) -> int | None:
-    """The uid of the system user that ran `sendmail`, from what the server wrote first."""
-    # Postfix's pickup line, where the path keeps it (a milter does not see it): only the
-    # topmost Received counts, as Postfix prepends its own above any a script wrote.
-    received = msg.get_all("Received") if "Received" in msg else None
-    if received:
-        match = _PICKUP_RE.match(" ".join(_text(received[0]).split()))
-        if match:
-            return int(match.group(1))
-    # PHP's mail() writes its header ahead of every header the script passes it.
-    php = msg.get_all("X-PHP-Originating-Script") if "X-PHP-Originating-Script" in msg else None
-    if php:
-        match = _PHP_UID_RE.match(_text(php[0]))
-        if match:
-            return int(match.group(1))
-    return None
 
 
 def clean_address(value: str | None, *, field: str, required: bool = False) -> str:
@@ -238,7 +159,7 @@ def symbols_report(raw_symbols: Any) -> dict[str, dict[str, Any]]:
         options = item.get("options") or []
         report[name] = {
             "score": _symbol_score(item.get("score"), name),
-            "description": _text(item.get("description"))[:500],
+            "description": text(item.get("description"))[:500],
             "options": [
                 clean_text(o if isinstance(o, str) else json.dumps(o))[:500] for o in options
             ][:50]

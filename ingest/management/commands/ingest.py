@@ -10,9 +10,10 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from tqdm import tqdm
 
-from tracking.ingestion import ingest_event_create, scan_meta
+from ingest.events import ingest_event_create, scan_meta
+from ingest.parsing import InvalidReport, clean_address, parse_sent_at
+from tracking.mime import parse_message
 from tracking.models import IngestEvent
-from tracking.parsing import InvalidReport, clean_address, parse_message, parse_sent_at
 
 
 def _messages(path: Path) -> Iterator[tuple[str, bytes]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from typing import Any
 
 import httpx
@@ -25,6 +26,18 @@ def _client() -> httpx.Client:
 
 # The rule of deploy/rspamd/rspamd.local.lua that refuses a blocked sender.
 BLOCK_SYMBOLS = ("LWS_BLOCKED",)
+_CODE = re.compile(r"L-SPAM\d\d")
+
+
+def refused_code(symbols: dict[str, Any]) -> str | None:
+    """The L-SPAM code if Rspamd refused the message for a standing block, else None."""
+    for name in BLOCK_SYMBOLS:
+        symbol = symbols.get(name)
+        if symbol is not None:
+            # "L-SPAM20", or "L-SPAM00 until …" for a timed block.
+            found = (_CODE.match(str(o)) for o in symbol.get("options") or [])
+            return next((m.group() for m in found if m), "")
+    return None
 
 
 def rspamd_check(

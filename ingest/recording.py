@@ -1,0 +1,73 @@
+"""Recording what came in: the verdict, the history (tracking), then the engine (abuse).
+
+Spam of one domain is serialised by a row lock on the domain, held while the message is
+stored and the engine counts: window counts and block starts for its addresses and for
+itself never interleave. Ham changes no count and goes in bulk."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from abuse.counting import is_spam, strongest
+from abuse.engine import spam_evaluate
+from abuse.models import Block
+from ingest.rspamd import refused_code
+from lwsmail.models import Domain
+from tracking.models import OutboundMessage, Status
+from tracking.services import (
+    MessageData,
+    message_attribute,
+    message_code_set,
+    message_store,
+    messages_store,
+)
+
+
+@dataclass(frozen=True)
+class RecordResult:
+    message: OutboundMessage
+    created: bool
+    blocks: list[Block]
+
+
+def message_verdict(data: MessageData) -> MessageData:
+    """The message with its verdict: refused for a standing block (never spam: counting it
+    would escalate the block with every retry of the customer's mail client), rejected by
+    Rspamd (spam), or sent (spam over the threshold)."""
+    code = refused_code(data.symbols)
+    if code is not None:
+        return replace(data, status=Status.BLOCKED, is_spam=False, code=code)
+    status = Status.REJECTED if data.action == "reject" else Status.SENT
+    return replace(data, status=status, is_spam=is_spam(score=data.score, action=data.action))
+
+
+def message_record(*, data: MessageData, now: datetime | None = None) -> RecordResult:
+    """Store one outbound message once, with its content for 72 h, and feed spam to the
+    L-SPAM engine; recording the same message again changes nothing."""
+    now = now or timezone.now()
+    data = message_verdict(data)
+    attribution = message_attribute(data)
+    with transaction.atomic():
+        if attribution.domain is not None and data.is_spam:
+            Domain.objects.select_for_update().filter(pk=attribution.domain.pk).first()
+        stored = message_store(data=data, now=now, attribution=attribution)
+        if not stored.created:
+            return RecordResult(stored.message, False, [])
+        blocks = spam_evaluate(message=stored.message, now=now)
+        if blocks:
+            message_code_set(message=stored.message, code=strongest(blocks).code)
+    return RecordResult(stored.message, True, blocks)
+
+
+def messages_record(*, datas: list[MessageData], now: datetime | None = None) -> int:
+    """Record many messages: spam one by one through the engine, in the order sent, ham in
+    two bulk inserts (its order does not matter); returns how many were new."""
+    now = now or timezone.now()
+    judged = [message_verdict(d) for d in datas]
+    spam = sorted((d for d in judged if d.is_spam), key=lambda d: d.sent_at)
+    created = sum(message_record(data=d, now=now).created for d in spam)
+    return created + messages_store(datas=[d for d in judged if not d.is_spam], now=now)
