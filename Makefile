@@ -39,7 +39,7 @@ locale/%/LC_MESSAGES/django.mo: locale/%/LC_MESSAGES/django.po
 install: $(VENV)/.installed $(MO_FILES)
 
 demo: install
-	rm -rf $(RUN_DIR) && mkdir -p $(RUN_DIR)
+	rm -rf $(RUN_DIR) && mkdir -p $(RUN_DIR)/broker/out $(RUN_DIR)/broker/processed
 	$(DEMO_ENV) $(PY) manage.py migrate --noinput
 	$(DEMO_ENV) $(PY) manage.py demo_load
 

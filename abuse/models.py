@@ -222,7 +222,3 @@ class Block(models.Model):
     def is_active(self, now: datetime | None = None) -> bool:
         now = now or timezone.now()
         return self.lifted_at is None and (self.ends_at is None or self.ends_at > now)
-
-    def complaint_period_over(self, now: datetime | None = None) -> bool:
-        now = now or timezone.now()
-        return self.complaint_ends_at is None or self.complaint_ends_at <= now

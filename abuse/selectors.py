@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
 from abuse.counting import LiftFloors, Target, policy_cached, spam_count_in_window
@@ -38,17 +39,23 @@ class UnblockAvailability:
     reason: str | None = None
     available_from: datetime | None = None
     blocks: list[Block] = field(default_factory=list)
-    last_unblock: Unblock | None = None
     uses_exceptional_grant: bool = False
     interval_days: int = 90
 
+    @property
+    def waits_for_interval(self) -> bool:
+        """Refused by the once-per-interval rule (the page then advises a VPS)."""
+        return self.reason == Refusal.INTERVAL
+
     def explanation(self) -> str:
+        """Why Unblock mailboxes is refused and from when, in the active language: the one
+        text the page, the refused POST and the exception all show."""
         if self.reason is None:
             return ""
-        date = timezone.localtime(self.available_from) if self.available_from else None
+        date = self.available_from
         return str(REFUSAL_TEXT[self.reason]) % {
             "days": self.interval_days,
-            "date": f"{date:%Y-%m-%d %H:%M %Z}" if date else "",
+            "date": date_format(timezone.localtime(date), "DATETIME_FORMAT") if date else "",
         }
 
 
@@ -65,11 +72,7 @@ def unblock_availability(*, hosting: Hosting, now: datetime | None = None) -> Un
     policy = PolicySettings.load()
     blocks = hosting_abuse_blocks(hosting=hosting, now=now)
     last = Unblock.objects.filter(hosting=hosting).order_by("-created_at").first()
-    common = {
-        "blocks": blocks,
-        "last_unblock": last,
-        "interval_days": policy.unblock_interval.days,
-    }
+    common = {"blocks": blocks, "interval_days": policy.unblock_interval.days}
     if not blocks:
         return UnblockAvailability(False, Refusal.NOTHING_BLOCKED, **common)
     within_interval = last is not None and now < last.created_at + policy.unblock_interval

@@ -40,8 +40,8 @@ def unblock(request: HttpRequest, hosting_id: int) -> HttpResponse:
         return _page(request, hosting, form, status=400)
     try:
         done = hosting_unblock(hosting=hosting, user=request.user, client_ip=client_ip(request))
-    except UnblockRefused as refused:
-        messages.error(request, str(refused))
+    except UnblockRefused:
+        # The page says why and from when (the refusal, rendered once).
         return _page(request, hosting, UnblockForm(), status=409)
     messages.success(
         request,

@@ -42,7 +42,7 @@ PASSWORD = "bench-ingest-password"
 def corpus(rng: random.Random, senders: list[str], count: int, spam_ratio: float) -> list[dict]:
     from django.utils import timezone
 
-    from tracking.corpus import sample_message
+    from lwsmail.sample_mail import sample_message
 
     sizes = [800, 1500, 3000, 6000, 12000, 30000, 80000]
     weights = [20, 25, 20, 15, 10, 7, 3]

@@ -13,7 +13,7 @@ from abuse.services import blocks_lift_expired
 from ingest.recording import message_record
 from lwsmail.models import CustomerAccount, Domain, Hosting, Mailbox
 from lwsmail.passwords import dovecot_hash
-from tracking.corpus import sample_message
+from lwsmail.sample_mail import sample_message
 from tracking.services import MessageData, message_contents_sweep
 
 HOSTINGS = {

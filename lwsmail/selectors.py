@@ -8,6 +8,7 @@ from datetime import datetime
 from django.db.models import Count, Prefetch, QuerySet
 from django.utils import timezone
 
+from abuse.counting import strongest
 from abuse.models import Block, Scope
 from lwsmail.models import AuditEvent, Hosting, Mailbox
 
@@ -47,14 +48,14 @@ def hosting_addresses(*, hosting: Hosting, now: datetime | None = None) -> list[
     by_domain = {b.domain_id: b for b in blocks if b.scope == Scope.DOMAIN}
     mailboxes = Mailbox.objects.filter(domain__hosting=hosting).select_related("domain")
     return [
-        AddressRow(m, enforced_block(by_address.get(m.address), by_domain.get(m.domain_id)))
+        AddressRow(m, _enforced(by_address.get(m.address), by_domain.get(m.domain_id)))
         for m in mailboxes.order_by("domain__name", "address")
     ]
 
 
-def enforced_block(*blocks: Block | None) -> Block | None:
-    """The block the mail server refuses with: the strongest standing one (policyd's order)."""
-    return max((b for b in blocks if b is not None), key=lambda b: b.rank, default=None)
+def _enforced(*blocks: Block | None) -> Block | None:
+    # The block the mail server refuses with: the strongest standing one.
+    return strongest(b for b in blocks if b is not None)
 
 
 def hosting_history(*, hosting: Hosting, limit: int = 200) -> QuerySet[AuditEvent]:

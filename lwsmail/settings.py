@@ -199,9 +199,8 @@ EMAIL_MESSAGE_ID_DOMAIN = env.str("EMAIL_MESSAGE_ID_DOMAIN", default="lwsmail.in
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {}
 if CELERY_BROKER_URL.startswith("filesystem://"):
+    # The demo's broker (make run creates its folders); never used in production.
     _queue_dir = env.path("CELERY_FILESYSTEM_DIR", default=BASE_DIR / "var" / "broker")
-    for _sub in ("out", "processed"):
-        (Path(_queue_dir) / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(Path(_queue_dir) / "out"),
         "data_folder_out": str(Path(_queue_dir) / "out"),

@@ -29,9 +29,6 @@ class OutboundMessageQuerySet(models.QuerySet["OutboundMessage"]):
     def spam(self) -> OutboundMessageQuerySet:
         return self.filter(is_spam=True)
 
-    def unattributed(self) -> OutboundMessageQuerySet:
-        return self.filter(domain__isnull=True)
-
 
 class OutboundMessage(models.Model):
     # Unique on the message's identity, so recording the same report twice stores it once.

@@ -231,3 +231,27 @@ def test_the_addresses_list_shows_the_domain_block_when_it_is_the_one_enforced(l
 
     # contact@ and marie@, each in the triangle's title and its text
     assert page.count("L-SPAM11") == 4 and "L-SPAM00" not in page
+
+
+@pytest.mark.parametrize("noticed_by", ["the lift job", "the next spam"])
+def test_an_expired_block_ends_at_its_own_end_time_whichever_path_notices(
+    logged_in, customer, noticed_by
+):
+    from abuse.models import Block
+    from abuse.services import blocks_lift_expired
+    from lwsmail.models import AuditEvent
+
+    spam_at(customer.box.address, timezone.now() - timedelta(hours=2))  # L-SPAM00, 20 min
+    block = Block.objects.get(target=customer.box.address)
+
+    if noticed_by == "the lift job":
+        blocks_lift_expired()
+    else:  # the engine meets the ended block while it evaluates a new spam
+        spam_at(customer.box.address, timezone.now())
+
+    block.refresh_from_db()
+    assert block.lifted_at == block.ends_at and block.lift_reason == "expired"
+    ended = AuditEvent.objects.filter(action="block.expired", subject=customer.box.address)
+    assert [e.created_at for e in ended] == [block.ends_at]
+    page = logged_in.get(reverse("history", args=[customer.hosting.pk])).content.decode()
+    assert page.count("Block ended") == 1
