@@ -66,6 +66,37 @@ def hosting_abuse_blocks(*, hosting: Hosting, now: datetime | None = None) -> li
     )
 
 
+@dataclass(frozen=True)
+class StandingBlocks:
+    """What the Mail Abuse page lists: the blocks the mail server enforces now."""
+
+    abuse: list[Block]  # until unblocked (L-SPAM20 and up)
+    timed: list[Block]  # lift by themselves (L-SPAM00/10/11): change the password first
+
+    @property
+    def any(self) -> bool:
+        return bool(self.abuse or self.timed)
+
+
+def hosting_standing_blocks(*, hosting: Hosting, now: datetime | None = None) -> StandingBlocks:
+    """The hosting's standing blocks as the mail server enforces them: an address's own
+    block is left out where its domain's block is stronger (that one answers for it)."""
+    blocks = list(
+        Block.objects.active(now)
+        .filter(hosting=hosting)
+        .select_related("mailbox")
+        .order_by("target", "id")
+    )
+    domain_rank = {b.domain_id: b.rank for b in blocks if b.scope == Scope.DOMAIN}
+    shown = [
+        b for b in blocks if b.scope == Scope.DOMAIN or domain_rank.get(b.domain_id, -1) < b.rank
+    ]
+    return StandingBlocks(
+        abuse=[b for b in shown if b.is_mail_abuse],
+        timed=[b for b in shown if not b.is_mail_abuse],
+    )
+
+
 def unblock_availability(*, hosting: Hosting, now: datetime | None = None) -> UnblockAvailability:
     """Whether Unblock mailboxes is allowed for `hosting` now, and if not, why and from when."""
     now = now or timezone.now()

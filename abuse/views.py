@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from abuse.forms import UnblockForm
-from abuse.selectors import hosting_meters, unblock_availability
+from abuse.selectors import hosting_meters, hosting_standing_blocks, unblock_availability
 from abuse.services import UnblockRefused, hosting_unblock
 from lwsmail.access import client_ip, hosting_for
 
@@ -19,6 +19,7 @@ def _page(request: HttpRequest, hosting, form: UnblockForm, status: int = 200) -
     context = {
         "hosting": hosting,
         "availability": unblock_availability(hosting=hosting, now=now),
+        "standing": hosting_standing_blocks(hosting=hosting, now=now),
         "meters": hosting_meters(hosting=hosting, now=now),
         "form": form,
     }
@@ -41,8 +42,9 @@ def unblock(request: HttpRequest, hosting_id: int) -> HttpResponse:
     try:
         done = hosting_unblock(hosting=hosting, user=request.user, client_ip=client_ip(request))
     except UnblockRefused:
-        # The page says why and from when (the refusal, rendered once).
-        return _page(request, hosting, UnblockForm(), status=409)
+        # Post/redirect/get: the page says why and from when (or, after another tab's
+        # unblock, that nothing is blocked any more); a reload never posts again.
+        return redirect("mail-abuse", hosting_id=hosting.pk)
     messages.success(
         request,
         _("%(n)d block(s) lifted. Sending works again for these addresses.")
