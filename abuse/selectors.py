@@ -78,6 +78,26 @@ class StandingBlocks:
         return bool(self.abuse or self.timed)
 
 
+@dataclass(frozen=True)
+class UnblockHistory:
+    last: Unblock | None
+    next_possible: datetime | None  # None: an unblock is not held back by the interval
+    exceptional_granted: bool  # support let the next one through despite the interval
+
+
+def hosting_unblock_history(*, hosting: Hosting, now: datetime | None = None) -> UnblockHistory:
+    """The hosting's last unblock and when the next is possible, for the Mail Abuse page."""
+    now = now or timezone.now()
+    last = Unblock.objects.filter(hosting=hosting).order_by("-created_at").first()
+    interval = PolicySettings.load().unblock_interval
+    following = last.created_at + interval if last is not None else None
+    return UnblockHistory(
+        last=last,
+        next_possible=following if following is not None and following > now else None,
+        exceptional_granted=hosting.has_exceptional_unblock(),
+    )
+
+
 def hosting_standing_blocks(*, hosting: Hosting, now: datetime | None = None) -> StandingBlocks:
     """The hosting's standing blocks as the mail server enforces them: an address's own
     block is left out where its domain's block is stronger (that one answers for it)."""
@@ -131,6 +151,19 @@ class Meter:
     @property
     def percent(self) -> int:
         return min(100, round(100 * self.count / self.threshold))
+
+    # The bar turns amber from half the threshold and red from 80 % (the early warning).
+    @property
+    def low(self) -> float:
+        return self.threshold * 0.5
+
+    @property
+    def high(self) -> float:
+        return self.threshold * 0.8
+
+    @property
+    def near(self) -> bool:
+        return self.count >= self.high
 
 
 @dataclass(frozen=True)

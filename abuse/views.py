@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -9,7 +10,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from abuse.forms import UnblockForm
-from abuse.selectors import hosting_meters, hosting_standing_blocks, unblock_availability
+from abuse.selectors import (
+    hosting_meters,
+    hosting_standing_blocks,
+    hosting_unblock_history,
+    unblock_availability,
+)
 from abuse.services import UnblockRefused, hosting_unblock
 from lwsmail.access import client_ip, hosting_for
 
@@ -20,6 +26,8 @@ def _page(request: HttpRequest, hosting, form: UnblockForm, status: int = 200) -
         "hosting": hosting,
         "availability": unblock_availability(hosting=hosting, now=now),
         "standing": hosting_standing_blocks(hosting=hosting, now=now),
+        "history": hosting_unblock_history(hosting=hosting, now=now),
+        "support_url": settings.SUPPORT_URL,
         "meters": hosting_meters(hosting=hosting, now=now),
         "form": form,
     }

@@ -23,6 +23,9 @@ SECRET_KEY = env.str(
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
+# The provider's support page or contact address (https://… or mailto:…), linked from the
+# Mail Abuse page when an unblock is refused; empty: no link.
+SUPPORT_URL = env.str("SUPPORT_URL", default="")
 
 INSTALLED_APPS = [
     "django.contrib.admin",

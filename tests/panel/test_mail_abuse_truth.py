@@ -58,3 +58,54 @@ def test_logging_out_returns_to_the_panels_login(logged_in):
     response = logged_in.post(reverse("logout"))
 
     assert (response.status_code, response["Location"]) == (302, reverse("login"))
+
+
+def test_the_unblock_history_says_when_the_last_was_and_when_the_next_is_possible(
+    logged_in, abuse_blocked, settings
+):
+    from datetime import timedelta
+
+    from django.utils.formats import date_format
+
+    from abuse.models import Unblock
+
+    settings.SUPPORT_URL = "https://support.example.net/ticket"
+    assert "No unblock yet on this hosting." in page(logged_in, abuse_blocked)
+    logged_in.post(reverse("unblock", args=[abuse_blocked.hosting.pk]), {"confirm": "on"})
+    spam_at(abuse_blocked.box.address, timezone.now() - timedelta(hours=25), 40)
+
+    html = page(logged_in, abuse_blocked)
+
+    unblock = Unblock.objects.get()
+    last = date_format(timezone.localtime(unblock.created_at), "SHORT_DATETIME_FORMAT")
+    following = timezone.localtime(unblock.created_at + timedelta(days=90))
+    history = html[html.index('id="unblock-history"') :]
+    assert f"Last unblock on {last}." in history
+    assert (
+        f"The next one is possible from {date_format(following, 'SHORT_DATETIME_FORMAT')}."
+        in history
+    )
+    assert 'href="https://support.example.net/ticket"' in html  # beside the refusal
+    assert "Gmail, Yahoo and Outlook" in html and "webmaster" in html
+    assert html.rindex("Check email history") > html.index('id="unblock-history"')
+
+
+def test_support_granting_an_exceptional_unblock_is_said_on_the_page(logged_in, abuse_blocked):
+    from lwsmail.services import hosting_grant_exceptional_unblock
+    from tests.factories import UserFactory
+
+    staff = UserFactory(username="support", is_staff=True)
+    hosting_grant_exceptional_unblock(hosting=abuse_blocked.hosting, user=staff)
+
+    assert 'id="exceptional-grant"' in page(logged_in, abuse_blocked)
+
+
+def test_a_meter_near_its_threshold_says_so(logged_in, customer):
+    from datetime import timedelta
+
+    spam_at(customer.box.address, timezone.now() - timedelta(days=2), 32)  # 32 of 40: 80 %
+
+    html = page(logged_in, customer)
+
+    assert "32 of 40 spam in 7 days" in html and "close to the threshold" in html
+    assert 'low="20.0" high="32.0"' in html
