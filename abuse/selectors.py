@@ -163,7 +163,11 @@ class Meter:
 
     @property
     def near(self) -> bool:
-        return self.count >= self.high
+        return self.high <= self.count < self.threshold
+
+    @property
+    def reached(self) -> bool:
+        return self.count >= self.threshold
 
 
 @dataclass(frozen=True)
@@ -182,12 +186,14 @@ def hosting_meters(*, hosting: Hosting, now: datetime | None = None) -> list[Tar
     if longest is None:
         return []
     recent = OutboundMessage.objects.spam().filter(hosting=hosting, sent_at__gt=now - longest)
+    # order_by(): DISTINCT over the model's default ordering would repeat every target.
     boxes = (
         recent.filter(mailbox__isnull=False, source=Source.MAILBOX)
+        .order_by()
         .values_list("mailbox__address", "domain_id", "mailbox_id")
         .distinct()
     )
-    domains = recent.values_list("domain__name", "domain_id").distinct()
+    domains = recent.order_by().values_list("domain__name", "domain_id").distinct()
     targets = [
         Target(Scope.ADDRESS, address, hosting.pk, domain_id, mailbox_id)
         for address, domain_id, mailbox_id in sorted(boxes)

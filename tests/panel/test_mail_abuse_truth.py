@@ -108,4 +108,5 @@ def test_a_meter_near_its_threshold_says_so(logged_in, customer):
     html = page(logged_in, customer)
 
     assert "32 of 40 spam in 7 days" in html and "close to the threshold" in html
+    assert html.count(f"<h3>{customer.box.address}</h3>") == 1  # each target once
     assert 'low="20.0" high="32.0"' in html

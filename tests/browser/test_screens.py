@@ -1,0 +1,67 @@
+"""Every customer page at 1280 and 375 px: a screenshot of each in test-artifacts/, and on a
+phone no page scrolls sideways (wide tables scroll inside their own box)."""
+
+from __future__ import annotations
+
+import pytest
+from django.utils import timezone
+
+from tests.abuse.helpers import spam_at
+from tests.browser.test_journey import customer_with_abuse_block, log_in
+from tracking.models import OutboundMessage
+
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+
+def customer_pages(hosting_id: int, box_id: int, message_id: int) -> dict[str, str]:
+    base = f"/h/{hosting_id}"
+    return {
+        "addresses": f"{base}/addresses/",
+        "mail-abuse": f"{base}/abuse/",
+        "tracking": f"{base}/tracking/",
+        "message": f"{base}/tracking/{message_id}/",
+        "history": f"{base}/history/",
+        "password": f"{base}/addresses/{box_id}/password/",
+    }
+
+
+@pytest.mark.parametrize("width", [1280, 375])
+def test_every_customer_page_fits_the_screen(browser, live_server, width):
+    user, box = customer_with_abuse_block("en")
+    message = OutboundMessage.objects.filter(mailbox=box).order_by("-sent_at").first()
+    context = browser.new_context(viewport={"width": width, "height": 800})
+    page = context.new_page()
+    try:
+        log_in(page, live_server, user.username)
+        for name, path in customer_pages(box.domain.hosting_id, box.pk, message.pk).items():
+            page.goto(f"{live_server.url}{path}")
+            overflow = page.evaluate(
+                "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+            )
+            page.screenshot(path=_artifact(f"{name}-{width}"), full_page=True)
+            assert overflow <= 0, f"{name} at {width} px scrolls sideways by {overflow} px"
+    finally:
+        context.close()
+
+
+def test_a_timed_block_shows_on_the_mail_abuse_page_which_never_says_sending_works(
+    page, live_server
+):
+    user, box = customer_with_abuse_block("en")
+    other = box.domain.mailboxes.create(address=f"shop@{box.domain.name}")
+    spam_at(other.address, timezone.now())  # L-SPAM00 for 20 minutes
+    log_in(page, live_server, user.username)
+
+    page.goto(f"{live_server.url}/h/{box.domain.hosting_id}/abuse/")
+
+    timed = page.inner_text("#timed-blocks")
+    assert other.address in timed and "L-SPAM00" in timed and "Change password" in timed
+    assert "works normally" not in page.inner_text("main")
+    page.shot("mail-abuse-with-a-timed-block")
+
+
+def _artifact(name: str) -> str:
+    from tests.browser.conftest import ARTIFACTS
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return str(ARTIFACTS / f"screen-{name}.png")
