@@ -6,7 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from abuse.forms import UnblockForm
@@ -53,9 +53,14 @@ def unblock(request: HttpRequest, hosting_id: int) -> HttpResponse:
         # Post/redirect/get: the page says why and from when (or, after another tab's
         # unblock, that nothing is blocked any more); a reload never posts again.
         return redirect("mail-abuse", hosting_id=hosting.pk)
+    count = len(done.lifted)
     messages.success(
         request,
-        _("%(n)d block(s) lifted. Sending works again for these addresses.")
-        % {"n": len(done.lifted)},
+        ngettext(
+            "%(n)d block lifted. Sending works again for this address.",
+            "%(n)d blocks lifted. Sending works again for these addresses.",
+            count,
+        )
+        % {"n": count},
     )
     return redirect("mail-abuse", hosting_id=hosting.pk)

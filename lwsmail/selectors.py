@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.core.paginator import Page, Paginator
 from django.db.models import Count, Prefetch, QuerySet
 from django.utils import timezone
 
@@ -58,10 +59,12 @@ def _enforced(*blocks: Block | None) -> Block | None:
     return strongest(b for b in blocks if b is not None)
 
 
-def hosting_history(*, hosting: Hosting, limit: int = 200) -> QuerySet[AuditEvent]:
-    """What happened to the hosting: blocks, lifts, unblocks, password changes, staff."""
-    return (
+def hosting_history(*, hosting: Hosting, page: str | int | None = 1, per_page: int = 50) -> Page:
+    """What happened to the hosting, newest first, one page of it (a bad page number gives
+    the nearest page): blocks, escalations, ends, unblocks, password changes, staff."""
+    events = (
         AuditEvent.objects.filter(hosting=hosting)
         .select_related("actor")
-        .order_by("-created_at", "-id")[:limit]
+        .order_by("-created_at", "-id")
     )
+    return Paginator(events, per_page).get_page(page)

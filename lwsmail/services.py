@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from lwsmail.models import AuditEvent, Hosting, Mailbox
-from lwsmail.passwords import dovecot_hash
+from lwsmail.passwords import dovecot_hash, dovecot_verify
 
 MIN_MAILBOX_PASSWORD_LENGTH = 10
 # BLF-CRYPT (bcrypt) reads the first 72 bytes only: a longer password would not be what
@@ -65,7 +65,8 @@ def mailbox_set_password(
     """Store a new Dovecot-compatible hash for a mailbox, audited."""
     if len(password) < MIN_MAILBOX_PASSWORD_LENGTH:
         raise InvalidPassword(
-            f"The password must be at least {MIN_MAILBOX_PASSWORD_LENGTH} characters long."
+            _("The password must be at least %(n)d characters long.")
+            % {"n": MIN_MAILBOX_PASSWORD_LENGTH}
         )
     if len(password.encode("utf-8")) > MAX_MAILBOX_PASSWORD_BYTES:
         raise InvalidPassword(
@@ -75,7 +76,10 @@ def mailbox_set_password(
     if "\x00" in password:
         raise InvalidPassword(_("The password must not contain a NUL character."))
     if mailbox.address.partition("@")[0].lower() in password.lower():
-        raise InvalidPassword("The password must not contain the name of the address.")
+        raise InvalidPassword(_("The password must not contain the name of the address."))
+    if mailbox.password_hash and dovecot_verify(password, mailbox.password_hash):
+        # A stolen password is the usual cause of a block: the old one must go.
+        raise InvalidPassword(_("Choose a new password, not the one this address has now."))
     now = timezone.now()
     with transaction.atomic():
         Mailbox.objects.filter(pk=mailbox.pk).update(

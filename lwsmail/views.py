@@ -60,7 +60,7 @@ def mailbox_password(request: HttpRequest, hosting_id: int, mailbox_id: int) -> 
 @require_GET
 def history(request: HttpRequest, hosting_id: int) -> HttpResponse:
     hosting = hosting_for(request, hosting_id)
-    events = hosting_history(hosting=hosting)
+    events = hosting_history(hosting=hosting, page=request.GET.get("page"))
     return render(request, "lwsmail/history.html", {"hosting": hosting, "events": events})
 
 

@@ -137,7 +137,7 @@ def test_two_tabs_pressing_unblock_unblock_once(browser, live_server):
     context.close()
 
     assert Unblock.objects.count() == 1
-    assert "block(s) lifted" in texts[0]
+    assert "1 block lifted" in texts[0]
     assert "No address of this hosting is blocked" in texts[1] or "90 days" in texts[1]
 
 

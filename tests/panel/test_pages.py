@@ -58,7 +58,7 @@ def test_unblock_then_green_then_a_second_unblock_refused_with_its_date(logged_i
 
     page = response.content.decode()
     assert 'class="notice notice-ok" id="abuse-status"' in page
-    assert "block(s) lifted" in page
+    assert "1 block lifted. Sending works again for this address." in page
     spam_at(abuse_blocked.box.address, timezone.now() - timedelta(hours=25), 40)
     page = logged_in.get(reverse("mail-abuse", args=[hosting.pk])).content.decode()
     assert 'id="unblock-refusal"' in page and "once every 90 days" in page
@@ -258,3 +258,56 @@ def test_an_expired_block_ends_at_its_own_end_time_whichever_path_notices(
     assert [e.created_at for e in ended] == [block.ends_at]
     page = logged_in.get(reverse("history", args=[customer.hosting.pk])).content.decode()
     assert page.count("Block ended") == 1
+
+
+def test_the_email_history_shows_sizes_links_scores_for_72_hours_and_leads_back(
+    logged_in, customer
+):
+    old = _record(customer, minutes_ago=73 * 60, n=1)
+    new = _record(customer, minutes_ago=5, n=2)
+    url = reverse("tracking", args=[customer.hosting.pk])
+
+    page = logged_in.get(url).content.decode()
+
+    assert "Size" in page
+    assert reverse("message", args=[customer.hosting.pk, new.pk]) in page
+    assert reverse("message", args=[customer.hosting.pk, old.pk]) not in page
+    assert "kept for 72 hours after sending" in page
+    from tracking.selectors import encode_cursor
+
+    deeper = logged_in.get(url, {"after": encode_cursor(new)}).content.decode()
+    assert "Newest messages" in deeper and "Newest messages" not in page
+
+
+def test_the_action_history_shows_escalations_and_pages_beyond_its_first_50(logged_in, customer):
+    spam_at(customer.box.address, timezone.now(), 20)  # L-SPAM00, then L-SPAM10 replaces it
+    for n in range(60):
+        AuditEvent.objects.create(
+            created_at=timezone.now() - timedelta(days=10, minutes=n),
+            actor_kind="system",
+            action="mailbox.password_changed",
+            hosting=customer.hosting,
+            subject=customer.box.address,
+        )
+    url = reverse("history", args=[customer.hosting.pk])
+
+    first = logged_in.get(url).content.decode()
+    second = logged_in.get(url, {"page": "2"}).content.decode()
+
+    assert "Block started (replaces L-SPAM00)" in first
+    assert "Older events" in first and "Newer events" in second
+    assert logged_in.get(url, {"page": "not-a-number"}).status_code == 200
+
+
+def test_the_current_password_cannot_be_set_again(logged_in, customer):
+    from lwsmail.services import mailbox_set_password
+
+    mailbox_set_password(mailbox=customer.box, password="Old-Long-Secret-1", user=customer)
+    url = reverse("mailbox-password", args=[customer.hosting.pk, customer.box.pk])
+
+    response = logged_in.post(
+        url, {"password1": "Old-Long-Secret-1", "password2": "Old-Long-Secret-1"}
+    )
+
+    assert response.status_code == 400
+    assert "not the one this address has now" in response.content.decode()
