@@ -28,46 +28,91 @@ def block_notification_queue(block_id: int) -> None:
         log.exception("could not queue the suspension e-mail of block %s", block_id)
 
 
-def block_notify(*, block_id: int) -> bool:
-    """E-mail the customer's contact address about a block whose tier asks for it, once:
-    the row lock and `notified_at` make a retried task send nothing more; returns whether
-    an e-mail was sent."""
+# At most one e-mail per address (or domain) and code in this long (DOMAIN.md, our default).
+NOTIFY_QUIET = timedelta(hours=24)
+
+
+def block_notify(*, block_id: int, now: datetime | None = None) -> bool:
+    """E-mail the customer's contact address about a suspension, once: blocks of the hosting
+    that started in the same instant (one message set them off) go in the same e-mail, and
+    a target and code already told within NOTIFY_QUIET are not told again. The row locks and
+    `notified_at` make a retried task send nothing more; returns whether an e-mail went."""
+    now = now or timezone.now()
     with transaction.atomic():
+        # Only standing blocks: one replaced or already over is no news to send.
+        standing = Block.objects.active(now).filter(
+            notified_at__isnull=True, tier__notify_customer=True
+        )
         block = (
-            Block.objects.select_for_update()
+            standing.select_for_update(of=("self",))
             .select_related("tier", "hosting__customer")
-            .filter(pk=block_id, notified_at__isnull=True)
+            .filter(pk=block_id)
             .first()
         )
-        if block is None or not block.tier.notify_customer:
+        if block is None:
             return False
-        account = block.hosting.customer
-        with translation.override(account.language):
-            context = {
-                "block": block,
-                "account": account,
-                "hosting": block.hosting,
-                "abuse_url": settings.SITE_URL.rstrip("/")
-                + reverse("mail-abuse", args=[block.hosting_id]),
-                "started": timezone.localtime(block.started_at),
-            }
-            subject = render_to_string("emails/suspension-subject.txt", context).strip()
-            text = render_to_string("emails/suspension-body.txt", context)
-            html = render_to_string("emails/suspension-body.html", context)
-        message = EmailMultiAlternatives(
-            subject=" ".join(subject.split()),
-            body=text,
-            to=[account.contact_email],
-            # The same Message-ID on a resend lets the receiving side see a duplicate.
-            headers={"Message-ID": f"<suspension-{block.pk}@{settings.EMAIL_MESSAGE_ID_DOMAIN}>"},
+        group = list(
+            standing.select_for_update(of=("self",))
+            .filter(hosting_id=block.hosting_id, started_at=block.started_at)
+            .order_by("-rank", "target")
         )
-        message.attach_alternative(html, "text/html")
-        message.send()
-        Block.objects.filter(pk=block.pk).update(notified_at=timezone.now())
+        told = _recently_told(block.hosting_id, exclude=group, since=now - NOTIFY_QUIET)
+        fresh = [b for b in group if (b.target, b.code) not in told]
+        for b in group:
+            if (b.target, b.code) in told:
+                # Covered by the e-mail that told the customer then.
+                Block.objects.filter(pk=b.pk).update(notified_at=told[(b.target, b.code)])
+        if not fresh:
+            return False
+        _send(fresh, block.hosting)
+        Block.objects.filter(pk__in=[b.pk for b in fresh]).update(notified_at=now)
     log.info(
-        "suspension e-mail for %s %s sent to %s", block.code, block.target, account.contact_email
+        "suspension e-mail for %s sent to %s",
+        ", ".join(f"{b.code} {b.target}" for b in fresh),
+        block.hosting.customer.contact_email,
     )
     return True
+
+
+def _recently_told(
+    hosting_id: int, *, exclude: list[Block], since: datetime
+) -> dict[tuple[str, str], datetime]:
+    """(target, code) -> when the customer was last told of it, within the quiet period."""
+    rows = (
+        Block.objects.filter(hosting_id=hosting_id, notified_at__gt=since)
+        .exclude(pk__in=[b.pk for b in exclude])
+        .values_list("target", "code", "notified_at")
+    )
+    told: dict[tuple[str, str], datetime] = {}
+    for target, code, at in rows:
+        told[(target, code)] = max(at, told.get((target, code), at))
+    return told
+
+
+def _send(blocks: list[Block], hosting) -> None:
+    account = hosting.customer
+    with translation.override(account.language):
+        context = {
+            "blocks": blocks,
+            "any_abuse": any(b.is_mail_abuse for b in blocks),
+            "codes": ", ".join(dict.fromkeys(b.code for b in blocks)),
+            "targets": ", ".join(b.target for b in blocks),
+            "account": account,
+            "hosting": hosting,
+            "abuse_url": settings.SITE_URL.rstrip("/") + reverse("mail-abuse", args=[hosting.pk]),
+        }
+        subject = render_to_string("emails/suspension-subject.txt", context).strip()
+        text = render_to_string("emails/suspension-body.txt", context)
+        html = render_to_string("emails/suspension-body.html", context)
+    message = EmailMultiAlternatives(
+        subject=" ".join(subject.split()),
+        body=text,
+        to=[account.contact_email],
+        # The same Message-ID on a resend lets the receiving side see a duplicate.
+        headers={"Message-ID": f"<suspension-{blocks[0].pk}@{settings.EMAIL_MESSAGE_ID_DOMAIN}>"},
+    )
+    message.attach_alternative(html, "text/html")
+    message.send()
 
 
 # The task queued at the block's start goes first; this sweep only catches what it missed.

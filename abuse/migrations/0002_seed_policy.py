@@ -10,11 +10,11 @@ H = timedelta(hours=1)
 D = timedelta(days=1)
 
 # code, scope, rank, threshold, window, block duration (None: until unblocked),
-# complaint period, e-mail the customer
+# complaint period, e-mail the customer (every suspension does, DOMAIN.md)
 TIERS = [
-    ("L-SPAM00", "address", 0, 1, timedelta(0), 20 * timedelta(minutes=1), None, False),
-    ("L-SPAM10", "address", 10, 20, 24 * H, 24 * H, None, False),
-    ("L-SPAM11", "domain", 11, 30, 24 * H, 24 * H, None, False),
+    ("L-SPAM00", "address", 0, 1, timedelta(0), 20 * timedelta(minutes=1), None, True),
+    ("L-SPAM10", "address", 10, 20, 24 * H, 24 * H, None, True),
+    ("L-SPAM11", "domain", 11, 30, 24 * H, 24 * H, None, True),
     ("L-SPAM20", "address", 20, 40, 7 * D, None, 24 * H, True),
     ("L-SPAM21", "domain", 21, 60, 7 * D, None, 24 * H, True),
     ("L-SPAM30", "address", 30, 80, 60 * D, None, 72 * H, True),

@@ -64,15 +64,70 @@ def test_a_suspension_mails_the_contact_once_in_their_language(
     assert mail["Message-ID"] == f"<suspension-{block.pk}@lwsmail.invalid>"
 
 
-def test_timed_blocks_send_nothing_unless_staff_enable_it(smtp_server, mailbox):
-    spam_at(mailbox.address, timezone.now())
+def test_a_timed_block_mails_its_end_and_the_password_change_first(smtp_server, mailbox):
+    spam_at(mailbox.address, timezone.now())  # L-SPAM00 for 20 minutes
     block = standing(mailbox.address)
 
-    assert block_notify(block_id=block.pk) is False
-    block.tier.notify_customer = True
-    block.tier.save()
     assert block_notify(block_id=block.pk) is True
-    assert len(smtp_server.received) == 1
+
+    [mail] = smtp_server.received
+    text = mail.get_body(preferencelist=("plain",)).get_content()
+    assert "[L-SPAM00]" in mail["Subject"]
+    assert f"Sending from {mailbox.address} is suspended until" in text
+    assert "Change its password first" in text and "mail abuse" not in text
+
+
+def test_staff_can_turn_a_tiers_email_off(smtp_server, mailbox):
+    from abuse.models import PolicyTier
+
+    PolicyTier.objects.filter(code="L-SPAM00").update(notify_customer=False)
+    spam_at(mailbox.address, timezone.now())
+
+    assert block_notify(block_id=standing(mailbox.address).pk) is False
+    assert smtp_server.received == []
+
+
+def test_blocks_started_by_the_same_message_go_in_one_email(smtp_server, mailbox):
+    block = suspend(mailbox, "en")  # the 40th spam: L-SPAM20, and its domain's L-SPAM11
+    domain_block = standing(mailbox.domain.name)
+    assert (block.started_at, domain_block.code) == (domain_block.started_at, "L-SPAM11")
+
+    assert block_notify(block_id=block.pk) is True
+    assert block_notify(block_id=domain_block.pk) is False
+
+    [mail] = smtp_server.received
+    assert "L-SPAM20, L-SPAM11" in mail["Subject"]
+    text = mail.get_body(preferencelist=("plain",)).get_content()
+    assert mailbox.address in text and mailbox.domain.name in text
+
+
+@pytest.mark.parametrize(("offset", "sent"), [(-1, False), (1, True)])
+def test_one_email_per_address_and_code_per_24_hours_to_the_second(
+    smtp_server, mailbox, offset, sent
+):
+    import time_machine
+
+    first_at = timezone.now() - timedelta(days=2)
+    spam_at(mailbox.address, first_at)
+    with time_machine.travel(first_at, tick=False):
+        assert block_notify(block_id=standing(mailbox.address).pk) is True
+    again = first_at + timedelta(hours=24, seconds=offset)
+    spam_at(mailbox.address, again)  # the first L-SPAM00 ended long ago: a new one starts
+    second = standing(mailbox.address)
+
+    with time_machine.travel(again, tick=False):
+        assert block_notify(block_id=second.pk) is sent
+
+    assert len(smtp_server.received) == 1 + sent
+    second.refresh_from_db()
+    assert second.notified_at == (again if sent else first_at)  # told then, either way
+
+
+def test_a_block_already_over_is_not_mailed(smtp_server, mailbox):
+    spam_at(mailbox.address, timezone.now() - timedelta(hours=1))  # ended 40 minutes ago
+
+    assert block_notify(block_id=standing(mailbox.address).pk) is False
+    assert smtp_server.received == []
 
 
 def test_an_smtp_failure_leaves_the_block_to_notify_again(settings, mailbox):
@@ -129,7 +184,9 @@ def test_the_pending_sweep_sends_what_the_task_never_sent_once_after_15_minutes(
 
 def test_the_pending_sweep_leaves_lifted_blocks_alone(smtp_server, mailbox):
     block = suspend(mailbox, "en")
-    block_lift(block=block, user=UserFactory(is_staff=True))
+    staff = UserFactory(is_staff=True)
+    block_lift(block=block, user=staff)
+    block_lift(block=standing(mailbox.domain.name), user=staff)  # its domain's L-SPAM11
 
     assert blocks_notify_pending() == 0
     assert smtp_server.received == []
