@@ -13,6 +13,7 @@ DEMO_ENV := DJANGO_DEBUG=1 \
 	CELERY_BROKER_URL=filesystem:// \
 	CELERY_FILESYSTEM_DIR=$(CURDIR)/$(RUN_DIR)/broker \
 	EMAIL_BACKEND=django.core.mail.backends.console.EmailBackend \
+	SITE_URL=http://127.0.0.1:$(PORT) \
 	POLICY_BLOCKSTATE_ENABLED=0
 
 # Tests run against the real PostgreSQL and Redis of this machine (or those named).
@@ -21,7 +22,8 @@ TEST_ENV := DJANGO_SECRET_KEY=tests-only-7c1e0b5d2f9a4e8c6b3d1f0a9e8d7c6b5a4f3e2
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/lwsmail} \
 	REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/15}
 
-.PHONY: install run demo test lint format bench bench-engine bench-ingest bench-tracking bench-policyd clean
+
+.PHONY: install port-free run demo test lint format bench bench-engine bench-ingest bench-tracking bench-policyd clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -43,7 +45,12 @@ demo: install
 	$(DEMO_ENV) $(PY) manage.py migrate --noinput
 	$(DEMO_ENV) $(PY) manage.py demo_load
 
-run: demo
+# Said plainly before anything starts (runserver would die among the worker's logs).
+port-free:
+	@$(PYTHON) -c "import socket, sys; busy = socket.socket().connect_ex(('127.0.0.1', $(PORT))) == 0; \
+		sys.exit('make run: port $(PORT) is already in use; stop what listens there, or run make run PORT=8001' if busy else 0)"
+
+run: port-free demo
 	@echo "lwsmail demo on http://127.0.0.1:$(PORT)/  (customer demo/demo, staff admin/admin)"
 	@trap 'kill 0' EXIT INT TERM; \
 	$(DEMO_ENV) $(BIN)/celery -A lwsmail worker --beat --loglevel=INFO --concurrency=2 \

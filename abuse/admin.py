@@ -5,8 +5,10 @@ from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
+from abuse.forms import PolicyTierForm
 from abuse.models import Block, PolicySettings, PolicyTier, Unblock
 from abuse.services import block_lift
+from lwsmail.access import client_ip
 from lwsmail.admin_audit import AuditedAdmin, ReadOnlyAdmin
 
 
@@ -23,6 +25,12 @@ class PolicySettingsAdmin(AuditedAdmin):
 
 @admin.register(PolicyTier)
 class PolicyTierAdmin(AuditedAdmin):
+    form = PolicyTierForm
+
+    def get_changelist_form(self, request, **kwargs):
+        # The inline edit of the list validates like the change form.
+        return super().get_changelist_form(request, form=PolicyTierForm, **kwargs)
+
     list_display = [
         "code",
         "scope",
@@ -123,7 +131,10 @@ class BlockAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Lift selected blocks", permissions=["change"])
     def lift_selected(self, request: HttpRequest, queryset: QuerySet[Block]) -> None:
-        lifted = sum(block_lift(block=b, user=request.user) for b in queryset.unlifted())
+        ip = client_ip(request)
+        lifted = sum(
+            block_lift(block=b, user=request.user, client_ip=ip) for b in queryset.unlifted()
+        )
         self.message_user(request, f"{lifted} block(s) lifted.")
 
 

@@ -131,8 +131,11 @@ def blocks_expire(*, blocks: list[Block]) -> int:
     return len(ended)
 
 
-def block_lift(*, block: Block, user: AbstractBaseUser, note: str = "") -> bool:
-    """Lift one block as staff, audited; False if it was no longer standing."""
+def block_lift(
+    *, block: Block, user: AbstractBaseUser, note: str = "", client_ip: str | None = None
+) -> bool:
+    """Lift one block as staff, audited with the staff member's address; False if it was
+    no longer standing."""
     now = timezone.now()
     with transaction.atomic():
         lifted = _blocks_lift(blocks=[block], reason=Block.LiftReason.STAFF, now=now, user=user)
@@ -144,6 +147,7 @@ def block_lift(*, block: Block, user: AbstractBaseUser, note: str = "") -> bool:
                 subject=block.target,
                 at=now,
                 data={"code": block.code, "note": note},
+                client_ip=client_ip,
             )
     return bool(lifted)
 

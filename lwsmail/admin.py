@@ -4,6 +4,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from lwsmail.access import client_ip
 from lwsmail.admin_audit import AuditedAdmin, ReadOnlyAdmin
 from lwsmail.models import AuditEvent, CustomerAccount, Domain, Hosting, Mailbox, SystemUser
 from lwsmail.services import hosting_grant_exceptional_unblock
@@ -64,7 +65,11 @@ class HostingAdmin(AuditedAdmin):
     @admin.action(description="Grant one exceptional unblock (despite the 90-day rule)")
     def grant_exceptional_unblock(self, request: HttpRequest, queryset: QuerySet[Hosting]) -> None:
         granted = [
-            h for h in queryset if hosting_grant_exceptional_unblock(hosting=h, user=request.user)
+            h
+            for h in queryset
+            if hosting_grant_exceptional_unblock(
+                hosting=h, user=request.user, client_ip=client_ip(request)
+            )
         ]
         if granted:
             self.message_user(request, f"Exceptional unblock granted to {len(granted)} hosting(s).")

@@ -96,7 +96,9 @@ def mailbox_set_password(
     mailbox.refresh_from_db(fields=["password_hash", "password_changed_at"])
 
 
-def hosting_grant_exceptional_unblock(*, hosting: Hosting, user: AbstractBaseUser) -> bool:
+def hosting_grant_exceptional_unblock(
+    *, hosting: Hosting, user: AbstractBaseUser, client_ip: str | None = None
+) -> bool:
     """Let the hosting's next unblock through despite the 90-day rule, once; False if pending."""
     now = timezone.now()
     with transaction.atomic():
@@ -110,6 +112,7 @@ def hosting_grant_exceptional_unblock(*, hosting: Hosting, user: AbstractBaseUse
                 hosting=hosting,
                 subject=hosting.name,
                 at=now,
+                client_ip=client_ip,
             )
     hosting.refresh_from_db(
         fields=["exceptional_unblock_granted_at", "exceptional_unblock_granted_by"]

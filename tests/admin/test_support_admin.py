@@ -169,3 +169,73 @@ def test_staff_see_parked_ingest_events_with_their_error_and_retry_them(staff_cl
     assert event.parked_at is None and event.attempts == 0
     audit = AuditEvent.objects.get(action="ingest.retried")
     assert audit.actor == staff_client.staff and audit.data["event_ids"] == [event.pk]
+
+
+def _tier_form(tier, **change) -> dict:
+    data = {
+        "code": tier.code,
+        "scope": tier.scope,
+        "rank": tier.rank,
+        "threshold": tier.threshold,
+        "window": "1 00:00:00",
+        "block_duration": "1 00:00:00",
+        "complaint_period": "",
+        "notify_customer": "on",
+        "enabled": "on",
+    }
+    return {**data, **change}
+
+
+@pytest.mark.parametrize(
+    ("code", "threshold", "says"),
+    [
+        ("L-SPAM11", 0, "A threshold is at least 1 spam message."),
+        ("L-SPAM11", 70, "L-SPAM21 is stronger but needs fewer spam (60)"),
+        ("L-SPAM10", 45, "L-SPAM20 is stronger but needs fewer spam (40)"),
+    ],
+)
+def test_a_policy_table_that_contradicts_itself_is_refused_with_the_reason(
+    staff_client, code, threshold, says
+):
+    tier = PolicyTier.objects.get(code=code)
+
+    response = staff_client.post(
+        reverse("admin:abuse_policytier_change", args=[tier.pk]),
+        _tier_form(tier, threshold=threshold),
+    )
+
+    assert response.status_code == 200 and says in response.content.decode()
+    tier.refresh_from_db()
+    assert tier.threshold != threshold
+
+
+def test_the_policy_list_inline_edit_is_checked_the_same_way(staff_client):
+    tiers = list(PolicyTier.objects.order_by("rank"))
+    data = {"form-TOTAL_FORMS": len(tiers), "form-INITIAL_FORMS": len(tiers), "_save": "Save"}
+    for n, tier in enumerate(tiers):
+        data |= {
+            f"form-{n}-id": tier.pk,
+            f"form-{n}-threshold": 0 if tier.code == "L-SPAM20" else tier.threshold,
+            f"form-{n}-window": str(tier.window.days) + " " + "00:00:00"
+            if tier.window.days
+            else "00:00:00",
+            f"form-{n}-block_duration": "" if tier.block_duration is None else "1 00:00:00",
+            f"form-{n}-complaint_period": "" if tier.complaint_period is None else "1 00:00:00",
+            f"form-{n}-notify_customer": "on",
+            f"form-{n}-enabled": "on",
+        }
+
+    response = staff_client.post(reverse("admin:abuse_policytier_changelist"), data)
+
+    assert "A threshold is at least 1 spam message." in response.content.decode()
+    assert PolicyTier.objects.get(code="L-SPAM20").threshold == 40
+
+
+def test_a_staff_lift_is_audited_with_the_staff_members_address(staff_client, blocked):
+    staff_client.post(
+        reverse("admin:abuse_block_changelist"),
+        {"action": "lift_selected", "_selected_action": [blocked.pk]},
+        REMOTE_ADDR="198.51.100.7",
+    )
+
+    assert AuditEvent.objects.get(action="block.lifted").client_ip == "198.51.100.7"

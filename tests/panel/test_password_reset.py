@@ -15,6 +15,8 @@ def test_a_customer_resets_a_forgotten_password_by_email(client, customer, setti
 
     assert response.status_code == 302
     assert len(mail.outbox) == 1
+    assert mail.outbox[0].subject == "lwsmail: choose a new password"
+    assert "within three days" in mail.outbox[0].body
     link = re.search(r"https?://[^/\s]+(/accounts/reset/\S+/)", mail.outbox[0].body).group(1)
     form = client.get(link, follow=True)
     assert form.context["validlink"]
