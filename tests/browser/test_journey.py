@@ -28,13 +28,13 @@ WORDS = {
         "once": "once every 90 days",
     },
     "it": {
-        "history": "Controlla la cronologia delle e-mail",
-        "unblock": "Sblocca le caselle",
+        "history": "Controlla il monitoraggio delle e-mail",
+        "unblock": "Sblocca caselle di posta",
         "once": "una volta ogni 90 giorni",
     },
     "fr": {
         "history": "Vérifier l’historique des e-mails",
-        "unblock": "Débloquer les boîtes",
+        "unblock": "Débloquer les boîtes mail",
         "once": "une fois tous les 90 jours",
     },
 }
