@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
+from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from abuse.forms import PolicyTierForm
@@ -130,12 +131,27 @@ class BlockAdmin(ReadOnlyAdmin):
         return obj.is_active()
 
     @admin.action(description="Lift selected blocks", permissions=["change"])
-    def lift_selected(self, request: HttpRequest, queryset: QuerySet[Block]) -> None:
+    def lift_selected(
+        self, request: HttpRequest, queryset: QuerySet[Block]
+    ) -> TemplateResponse | None:
+        blocks = list(queryset.unlifted().select_related("hosting"))
+        reason = request.POST.get("reason", "").strip()
+        if "confirm" not in request.POST or not reason:
+            # A confirmation page first, with the reason the audit trail keeps.
+            context = {
+                **self.admin_site.each_context(request),
+                "blocks": blocks,
+                "reason": reason,
+                "error": "Give a reason." if "confirm" in request.POST else "",
+                "opts": self.model._meta,
+            }
+            return TemplateResponse(request, "admin/abuse/block/lift_confirmation.html", context)
         ip = client_ip(request)
         lifted = sum(
-            block_lift(block=b, user=request.user, client_ip=ip) for b in queryset.unlifted()
+            block_lift(block=b, user=request.user, note=reason[:500], client_ip=ip) for b in blocks
         )
         self.message_user(request, f"{lifted} block(s) lifted.")
+        return None
 
 
 @admin.register(Unblock)

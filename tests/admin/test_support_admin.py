@@ -72,11 +72,19 @@ def test_staff_filter_blocks_by_code_and_state(staff_client, blocked, mailbox):
     assert other.address in active and mailbox.address not in active
 
 
-def test_staff_lift_selected_blocks_and_it_is_audited(staff_client, blocked):
+def test_staff_lift_selected_blocks_after_a_confirmation_with_a_reason(staff_client, blocked):
+    url = reverse("admin:abuse_block_changelist")
+    action = {"action": "lift_selected", "_selected_action": [blocked.pk]}
+
+    confirmation = staff_client.post(url, action).content.decode()
+    assert "Lift 1 block?" in confirmation and blocked.target in confirmation
+    blocked.refresh_from_db()
+    assert blocked.lifted_at is None  # nothing happens before the confirmation
+    without_reason = staff_client.post(url, {**action, "confirm": "yes"}).content.decode()
+    assert "Give a reason." in without_reason
+
     response = staff_client.post(
-        reverse("admin:abuse_block_changelist"),
-        {"action": "lift_selected", "_selected_action": [blocked.pk]},
-        follow=True,
+        url, {**action, "confirm": "yes", "reason": "customer called, PC cleaned"}, follow=True
     )
 
     assert "1 block(s) lifted." in response.content.decode()
@@ -88,6 +96,7 @@ def test_staff_lift_selected_blocks_and_it_is_audited(staff_client, blocked):
         "staff",
         blocked.target,
     )
+    assert event.data["note"] == "customer called, PC cleaned"
 
 
 def test_staff_grant_an_exceptional_unblock_and_it_is_audited(staff_client, blocked):
@@ -234,7 +243,12 @@ def test_the_policy_list_inline_edit_is_checked_the_same_way(staff_client):
 def test_a_staff_lift_is_audited_with_the_staff_members_address(staff_client, blocked):
     staff_client.post(
         reverse("admin:abuse_block_changelist"),
-        {"action": "lift_selected", "_selected_action": [blocked.pk]},
+        {
+            "action": "lift_selected",
+            "_selected_action": [blocked.pk],
+            "confirm": "yes",
+            "reason": "checked with the customer",
+        },
         REMOTE_ADDR="198.51.100.7",
     )
 
