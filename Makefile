@@ -23,7 +23,7 @@ TEST_ENV := DJANGO_SECRET_KEY=tests-only-7c1e0b5d2f9a4e8c6b3d1f0a9e8d7c6b5a4f3e2
 	REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/15}
 
 
-.PHONY: install port-free run demo test lint format bench bench-engine bench-ingest bench-tracking bench-policyd clean
+.PHONY: install port-free run demo demo-spam test lint format bench bench-engine bench-ingest bench-tracking bench-policyd clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,10 @@ run: port-free demo
 	$(DEMO_ENV) $(BIN)/celery -A lwsmail worker --beat --loglevel=INFO --concurrency=2 \
 		--schedule=$(RUN_DIR)/celerybeat-schedule & \
 	$(DEMO_ENV) $(PY) manage.py runserver 127.0.0.1:$(PORT)
+
+# Spam through the real pipeline of the running demo: make demo-spam ADDRESS=... N=20
+demo-spam: install
+	$(DEMO_ENV) $(PY) manage.py demo_spam $(ADDRESS) $(or $(N),1)
 
 test: install
 	$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS)

@@ -52,3 +52,31 @@ def test_with_debug_off_the_demo_needs_force(settings):
 
     call_command("demo_load", "--force")
     assert get_user_model().objects.filter(username="admin").exists()
+
+
+def test_demo_spam_goes_through_the_ingest_events_and_starts_a_block():
+    from ingest.events import ingest_event_process
+    from tracking.models import IngestEvent
+
+    call_command("demo_load")
+    address = "marie@boulangerie-martin.fr"
+
+    call_command("demo_spam", address, "1")
+
+    for pk in IngestEvent.objects.values_list("pk", flat=True):
+        ingest_event_process(event_id=pk)
+    assert Block.objects.active().get(target=address).code == "L-SPAM00"
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["nobody@nowhere.example"], "is not a mailbox"),
+        (["marie@boulangerie-martin.fr", "0"], "from 1 to 500"),
+    ],
+)
+def test_demo_spam_refuses_bad_input_with_a_message(args, says):
+    call_command("demo_load")
+
+    with pytest.raises(CommandError, match=says):
+        call_command("demo_spam", *args)
