@@ -209,7 +209,7 @@ def test_the_account_language_is_used_and_can_be_switched(logged_in, customer):
     account.save()
     url = reverse("mail-abuse", args=[customer.hosting.pk])
 
-    assert "Controlla la cronologia" in logged_in.get(url).content.decode()
+    assert "Controlla il monitoraggio" in logged_in.get(url).content.decode()
     logged_in.post("/i18n/setlang/", {"language": "fr", "next": url})
     assert "Vérifier l’historique" in logged_in.get(url).content.decode()
 
