@@ -8,8 +8,18 @@ from django.shortcuts import get_object_or_404
 from lwsmail.models import Hosting, Mailbox
 
 
+def staff_viewing(request: HttpRequest) -> bool:
+    """Support staff looking at a hosting's pages as its customer sees them: read only."""
+    return request.user.is_staff and request.method in ("GET", "HEAD")
+
+
 def hosting_for(request: HttpRequest, hosting_id: int) -> Hosting:
-    return get_object_or_404(Hosting.objects.for_user(request.user), pk=hosting_id)
+    """The hosting if it is one of the user's; for staff, any hosting, but only to look
+    (a staff POST meets the customer's own rule, and so a 404)."""
+    hostings = (
+        Hosting.objects.all() if staff_viewing(request) else Hosting.objects.for_user(request.user)
+    )
+    return get_object_or_404(hostings, pk=hosting_id)
 
 
 def mailbox_for(request: HttpRequest, hosting_id: int, mailbox_id: int) -> Mailbox:

@@ -3,6 +3,8 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
 
 from lwsmail.access import client_ip
 from lwsmail.admin_audit import AuditedAdmin, ReadOnlyAdmin
@@ -48,7 +50,13 @@ class DomainInline(admin.TabularInline):
 
 @admin.register(Hosting)
 class HostingAdmin(AuditedAdmin):
-    list_display = ["name", "customer", "exceptional_unblock_granted_at", "created_at"]
+    list_display = [
+        "name",
+        "customer",
+        "exceptional_unblock_granted_at",
+        "created_at",
+        "customer_view",
+    ]
     list_select_related = ["customer"]
     search_fields = [
         "name",
@@ -61,6 +69,15 @@ class HostingAdmin(AuditedAdmin):
     autocomplete_fields = ["customer"]
     inlines = [DomainInline, SystemUserInline]
     actions = ["grant_exceptional_unblock"]
+
+    @admin.display(description="what the customer sees")
+    def customer_view(self, obj: Hosting) -> str:
+        return format_html(
+            '<a href="{}">addresses</a> · <a href="{}">Mail Abuse</a> · <a href="{}">history</a>',
+            reverse("addresses", args=[obj.pk]),
+            reverse("mail-abuse", args=[obj.pk]),
+            reverse("tracking", args=[obj.pk]),
+        )
 
     @admin.action(description="Grant one exceptional unblock (despite the 90-day rule)")
     def grant_exceptional_unblock(self, request: HttpRequest, queryset: QuerySet[Hosting]) -> None:

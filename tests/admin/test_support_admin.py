@@ -253,3 +253,34 @@ def test_a_staff_lift_is_audited_with_the_staff_members_address(staff_client, bl
     )
 
     assert AuditEvent.objects.get(action="block.lifted").client_ip == "198.51.100.7"
+
+
+def test_staff_see_a_hosting_as_its_customer_does_but_read_only(staff_client, blocked):
+    from abuse.models import Unblock
+
+    hosting = blocked.hosting
+    listing = staff_client.get(reverse("admin:lwsmail_hosting_changelist")).content.decode()
+    assert reverse("mail-abuse", args=[hosting.pk]) in listing
+
+    page = staff_client.get(reverse("mail-abuse", args=[hosting.pk])).content.decode()
+    assert 'id="staff-view"' in page and blocked.target in page and "L-SPAM20" in page
+    for name in ("addresses", "tracking", "history"):
+        assert staff_client.get(reverse(name, args=[hosting.pk])).status_code == 200
+
+    refused = staff_client.post(reverse("unblock", args=[hosting.pk]), {"confirm": "on"})
+    assert refused.status_code == 404 and not Unblock.objects.exists()
+
+
+def test_customers_see_no_staff_banner(client, blocked):
+    from tests.factories import CustomerAccountFactory
+
+    user = UserFactory(username="owner")
+    hosting = blocked.hosting
+    hosting.customer = CustomerAccountFactory(users=[user])
+    hosting.save()
+    client.force_login(user)
+
+    assert (
+        'id="staff-view"'
+        not in client.get(reverse("mail-abuse", args=[hosting.pk])).content.decode()
+    )
