@@ -9,6 +9,8 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
+from abuse.counting import strongest
+from abuse.models import Block
 from abuse.services import blocks_lift_expired
 from ingest.recording import message_record
 from lwsmail.models import CustomerAccount, Domain, Hosting, Mailbox
@@ -36,6 +38,14 @@ class DemoExists(Exception):
 
 def _record(rng: random.Random, sender: str, when: datetime, spam: bool, n: int) -> None:
     sample = sample_message(rng, sender=sender, spam=spam, when=when)
+    symbols = sample.symbols
+    domain = sender.rpartition("@")[2]
+    standing = strongest(
+        Block.objects.active(when).filter(target__in=[sender, domain], started_at__lte=when)
+    )
+    if standing is not None:
+        # The mail server would have refused it, as Rspamd's LWS_BLOCKED rule reports it.
+        symbols = {"LWS_BLOCKED": {"score": 0.0, "description": "", "options": [standing.code]}}
     message_record(
         data=MessageData(
             sender=sender,
@@ -51,7 +61,7 @@ def _record(rng: random.Random, sender: str, when: datetime, spam: bool, n: int)
             rspamd_server="demo-rspamd",
             message_id=sample.message_id,
             client_ip="203.0.113.24",
-            symbols=sample.symbols,
+            symbols=symbols,
             raw=sample.raw,
         ),
         now=when,
@@ -88,9 +98,11 @@ def demo_load(*, now: datetime | None = None, seed: int = 20261128) -> None:
     for _ in range(420):
         when = now - timedelta(seconds=rng.randint(3600, 30 * 86400))
         events.append((when, rng.choice(mailboxes), rng.random() < 0.03))
-    # A compromised PC: 40 spam over a day, ending 30 h ago (its complaint period is over).
-    start = now - timedelta(hours=54)
-    events += [(start + timedelta(minutes=36 * i), COMPROMISED, True) for i in range(40)]
+    # A compromised PC: 40 spam over five days, eight a day (so no 24-hour code fires), each
+    # after the 20 minutes of the previous one's L-SPAM00, the last 30 h ago (its complaint
+    # period is over): the 40th in 7 days is L-SPAM20.
+    start = now - timedelta(hours=30) - timedelta(hours=3) * 39
+    events += [(start + timedelta(hours=3) * i, COMPROMISED, True) for i in range(40)]
     events.append((now - timedelta(minutes=4), TIMED, True))
     for n, (when, sender, spam) in enumerate(sorted(events)):
         _record(rng, sender, when, spam, n)

@@ -40,16 +40,23 @@ SPAM_SYMBOLS = {
     "LWS_SUBJ_URGENT": (2.0, "Urgency wording in the subject", ["urgent"]),
 }
 
-HAM_SUBJECTS = [
-    "Votre commande n°{n} est prête",
-    "Devis pour le traiteur du {d}",
-    "Conferma prenotazione tavolo per {d}",
-    "Articolo in bozza: {n} cose da vedere a Lisbona",
-    "Invoice {n} for November",
-    "Re: delivery on {d}",
-    "Horaires de Noël de la boulangerie",
-    "Newsletter di dicembre",
-]
+# By the language of the sender's domain (.fr, .it, else English): a French bakery writes
+# in French. Spam from a hijacked mailbox is in any language.
+HAM_SUBJECTS = {
+    "fr": [
+        "Votre commande n°{n} est prête",
+        "Devis pour le traiteur du {d}",
+        "Horaires de Noël de la boulangerie",
+        "Confirmation de votre réservation du {d}",
+    ],
+    "it": [
+        "Conferma prenotazione tavolo per {d}",
+        "Articolo in bozza: {n} cose da vedere a Lisbona",
+        "Newsletter di dicembre",
+        "Il vostro ordine n. {n} è pronto",
+    ],
+    "en": ["Invoice {n} for November", "Re: delivery on {d}", "Meeting notes, {d}"],
+}
 SPAM_SUBJECTS = [
     "URGENT: your bank account is suspended",
     "Offre exclusive -50% sur tout, gagnez un iPhone",
@@ -58,6 +65,13 @@ SPAM_SUBJECTS = [
     "Votre colis est en attente, payez 1,99 € de frais",
     "Aggiorna i dati della tua banca entro 24 ore",
 ]
+# A spam sign chosen leaves out the ham sign it contradicts.
+CONTRADICTS = {
+    "BAYES_SPAM": "BAYES_HAM",
+    "RCPT_COUNT_GT_50": "RCPT_COUNT_ONE",
+    "MIME_HTML_ONLY": "MIME_GOOD",
+    "FORGED_SENDER": "FROM_EQ_ENVFROM",
+}
 RECIPIENTS = [
     "client{n}@gmail.com",
     "contact@{n}-events.fr",
@@ -93,8 +107,9 @@ def _report(rng: random.Random, spam: bool) -> tuple[float, dict[str, dict]]:
         }
         for name in names
     }
-    if spam and "BAYES_HAM" in symbols:
-        del symbols["BAYES_HAM"]
+    for sign, contradicted in CONTRADICTS.items():
+        if sign in symbols:
+            symbols.pop(contradicted, None)
     score = round(sum(s["score"] for s in symbols.values()) + rng.uniform(-0.5, 0.5), 2)
     if spam:
         score = max(score, round(rng.uniform(8.3, 14.0), 2))
@@ -108,7 +123,9 @@ def sample_message(
 ) -> SampleMessage:
     """One plausible message from `sender` with the report Rspamd would give it."""
     n = rng.randint(100, 9999)
-    subject = rng.choice(SPAM_SUBJECTS if spam else HAM_SUBJECTS).format(n=n, d=f"{when:%d/%m}")
+    tld = sender.rpartition(".")[2].lower()
+    ham = HAM_SUBJECTS.get(tld, HAM_SUBJECTS["en"])
+    subject = rng.choice(SPAM_SUBJECTS if spam else ham).format(n=n, d=f"{when:%d/%m}")
     count = rng.choice([1, 1, 1, 2, 3]) if not spam else rng.choice([1, 12, 40, 74])
     recipients = [rng.choice(RECIPIENTS).format(n=n + i) for i in range(count)]
     msg = EmailMessage(policy=SMTP)

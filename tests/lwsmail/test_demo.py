@@ -80,3 +80,27 @@ def test_demo_spam_refuses_bad_input_with_a_message(args, says):
 
     with pytest.raises(CommandError, match=says):
         call_command("demo_spam", *args)
+
+
+def test_the_demo_history_tells_a_consistent_story():
+    from tracking.models import OutboundMessage
+
+    call_command("demo_load")
+
+    # Nothing "sent" while its sender stood blocked: such mail shows as refused.
+    for block in Block.objects.filter(scope="address"):
+        end = block.lifted_at or block.ends_at
+        during = OutboundMessage.objects.filter(sender=block.target, sent_at__gt=block.started_at)
+        if end is not None:
+            during = during.filter(sent_at__lt=end)
+        assert not during.exclude(status="blocked").exists(), block
+    # A French bakery writes its ordinary mail in French.
+    bakery_ham = OutboundMessage.objects.filter(
+        sender__endswith="@boulangerie-martin.fr", is_spam=False, status="sent"
+    ).values_list("subject", flat=True)
+    assert bakery_ham and not any("Conferma" in s or "Newsletter di" in s for s in bakery_ham)
+    # No report says both spam and ham.
+    from tracking.models import MessageContent
+
+    for symbols in MessageContent.objects.values_list("symbols", flat=True):
+        assert not {"BAYES_SPAM", "BAYES_HAM"} <= set(symbols)
