@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.contrib import admin
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
@@ -11,6 +13,18 @@ from abuse.models import Block, PolicySettings, PolicyTier, Unblock
 from abuse.services import block_lift
 from lwsmail.access import client_ip
 from lwsmail.admin_audit import AuditedAdmin, ReadOnlyAdmin
+
+
+def readable(duration: timedelta) -> str:
+    """'20 min', '24 h', '7 days', '1 h 30 min': what staff read in the policy table."""
+    minutes = int(duration.total_seconds() // 60)
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    if days and not hours and not minutes:
+        return f"{days} day{'s' if days > 1 else ''}"
+    hours += days * 24
+    parts = [f"{hours} h" if hours else "", f"{minutes} min" if minutes else ""]
+    return " ".join(p for p in parts if p) or "0 min"
 
 
 @admin.register(PolicySettings)
@@ -37,20 +51,27 @@ class PolicyTierAdmin(AuditedAdmin):
         "scope",
         "rank",
         "threshold",
-        "window",
-        "block_duration",
-        "complaint_period",
+        "window_text",
+        "block_text",
+        "complaint_text",
         "notify_customer",
         "enabled",
     ]
-    list_editable = [
-        "threshold",
-        "window",
-        "block_duration",
-        "complaint_period",
-        "notify_customer",
-        "enabled",
-    ]
+    # Durations are edited in the change form ("days hh:mm:ss"); the list reads them out.
+    list_editable = ["threshold", "notify_customer", "enabled"]
+
+    @admin.display(description="window", ordering="window")
+    def window_text(self, tier: PolicyTier) -> str:
+        return "immediate" if tier.is_immediate else readable(tier.window)
+
+    @admin.display(description="block", ordering="block_duration")
+    def block_text(self, tier: PolicyTier) -> str:
+        return "until unblocked" if tier.block_duration is None else readable(tier.block_duration)
+
+    @admin.display(description="complaint period", ordering="complaint_period")
+    def complaint_text(self, tier: PolicyTier) -> str:
+        return "—" if tier.complaint_period is None else readable(tier.complaint_period)
+
     list_filter = ["scope", "enabled"]
     search_fields = ["code"]
 

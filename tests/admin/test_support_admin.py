@@ -284,3 +284,11 @@ def test_customers_see_no_staff_banner(client, blocked):
         'id="staff-view"'
         not in client.get(reverse("mail-abuse", args=[hosting.pk])).content.decode()
     )
+
+
+def test_the_policy_list_reads_its_durations_out(staff_client):
+    page = staff_client.get(reverse("admin:abuse_policytier_changelist")).content.decode()
+
+    for text in ("immediate", "20 min", "1 day", "7 days", "until unblocked", "60 days"):
+        assert text in page
+    assert "1 00:00:00" not in page

@@ -65,3 +65,23 @@ def _artifact(name: str) -> str:
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return str(ARTIFACTS / f"screen-{name}.png")
+
+
+def test_the_unblock_history_line_and_logging_out_back_to_the_panels_login(page, live_server):
+    user, box = customer_with_abuse_block("en")
+    log_in(page, live_server, user.username)
+    page.goto(f"{live_server.url}/h/{box.domain.hosting_id}/abuse/")
+    assert "No unblock yet on this hosting." in page.inner_text("#unblock-history")
+    page.check("#id_confirm")
+    with page.expect_navigation():
+        page.click("#unblock-button")
+
+    history = page.inner_text("#unblock-history")
+    assert history.startswith("Unblocks") and "Last unblock on" in history
+    assert "The next one is possible from" in history
+    page.shot("unblock-history")
+
+    with page.expect_navigation():
+        page.click("button:has-text('Log out')")
+    assert page.url.endswith("/accounts/login/")
+    assert page.locator("#id_username").is_visible()
