@@ -55,7 +55,7 @@ class UnblockAvailability:
         date = self.available_from
         return str(REFUSAL_TEXT[self.reason]) % {
             "days": self.interval_days,
-            "date": date_format(timezone.localtime(date), "DATETIME_FORMAT") if date else "",
+            "date": date_format(timezone.localtime(date), "SHORT_DATETIME_FORMAT") if date else "",
         }
 
 

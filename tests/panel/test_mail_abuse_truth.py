@@ -110,3 +110,17 @@ def test_a_meter_near_its_threshold_says_so(logged_in, customer):
     assert "32 of 40 spam in 7 days" in html and "close to the threshold" in html
     assert html.count(f"<h3>{customer.box.address}</h3>") == 1  # each target once
     assert 'low="20.0" high="32.0"' in html
+
+
+@pytest.mark.parametrize("language", ["en", "fr", "it"])
+def test_dates_read_the_same_way_everywhere_and_never_end_a_sentence_twice(
+    logged_in, abuse_blocked, language
+):
+    from django.conf import settings
+
+    logged_in.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+    logged_in.post(reverse("unblock", args=[abuse_blocked.hosting.pk]), {"confirm": "on"})
+    html = page(logged_in, abuse_blocked)
+
+    history = html[html.index('id="unblock-history"') :]
+    assert ".." not in history and "a.m." not in history and "p.m." not in history
