@@ -48,8 +48,10 @@ def message_verdict(data: MessageData) -> MessageData:
 def message_record(*, data: MessageData, now: datetime | None = None) -> RecordResult:
     """Store one outbound message once, with its content for 72 h, and feed spam to the
     L-SPAM engine; recording the same message again changes nothing."""
-    now = now or timezone.now()
-    data = message_verdict(data)
+    return _record_judged(data=message_verdict(data), now=now or timezone.now())
+
+
+def _record_judged(*, data: MessageData, now: datetime) -> RecordResult:
     attribution = message_attribute(data)
     with transaction.atomic():
         if attribution.domain is not None and data.is_spam:
@@ -69,5 +71,5 @@ def messages_record(*, datas: list[MessageData], now: datetime | None = None) ->
     now = now or timezone.now()
     judged = [message_verdict(d) for d in datas]
     spam = sorted((d for d in judged if d.is_spam), key=lambda d: d.sent_at)
-    created = sum(message_record(data=d, now=now).created for d in spam)
+    created = sum(_record_judged(data=d, now=now).created for d in spam)
     return created + messages_store(datas=[d for d in judged if not d.is_spam], now=now)

@@ -176,7 +176,7 @@ def test_a_scan_without_rcpt_or_with_a_nul_in_its_queue_id_is_refused(mailbox):
     assert event.pk
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_chunked_push_is_told_to_send_a_length(live_server, settings, mailbox):
     settings.INGEST_PASSWORD = PASSWORD
     url = urlparse(live_server.url)
