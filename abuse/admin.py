@@ -8,7 +8,7 @@ from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
-from abuse.forms import PolicyTierForm
+from abuse.forms import PolicySettingsForm, PolicyTierForm
 from abuse.models import Block, PolicySettings, PolicyTier, Unblock
 from abuse.services import block_lift
 from lwsmail.access import client_ip
@@ -29,7 +29,16 @@ def readable(duration: timedelta) -> str:
 
 @admin.register(PolicySettings)
 class PolicySettingsAdmin(AuditedAdmin):
-    list_display = ["__str__", "spam_score_threshold", "unblock_interval"]
+    form = PolicySettingsForm
+    list_display = ["__str__", "spam_score_threshold", "unblock_text", "quiet_text"]
+
+    @admin.display(description="unblock interval")
+    def unblock_text(self, policy: PolicySettings) -> str:
+        return readable(policy.unblock_interval)
+
+    @admin.display(description="suspension e-mail quiet period")
+    def quiet_text(self, policy: PolicySettings) -> str:
+        return readable(policy.notify_quiet_period)
 
     def has_add_permission(self, request, obj=None) -> bool:
         return not PolicySettings.objects.exists()

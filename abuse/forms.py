@@ -3,7 +3,7 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from abuse.models import PolicyTier
+from abuse.models import PolicySettings, PolicyTier
 
 
 class UnblockForm(forms.Form):
@@ -62,3 +62,30 @@ class PolicyTierForm(forms.ModelForm):
                 "weaker code must not need more spam than a stronger one."
             )
         return data
+
+
+class PolicySettingsForm(forms.ModelForm):
+    """The single row of policy numbers: a spam threshold Rspamd can reach and no negative
+    durations (the database refuses them too, but with a raw error)."""
+
+    class Meta:
+        model = PolicySettings
+        fields = ["spam_score_threshold", "unblock_interval", "notify_quiet_period"]
+
+    def clean_spam_score_threshold(self) -> float:
+        value = self.cleaned_data["spam_score_threshold"]
+        if value is not None and not (0 <= value < 1000):
+            raise forms.ValidationError("A spam score threshold lies between 0 and 1000.")
+        return value
+
+    def _not_negative(self, name: str):
+        value = self.cleaned_data[name]
+        if value is not None and value.total_seconds() < 0:
+            raise forms.ValidationError("A duration cannot be negative.")
+        return value
+
+    def clean_unblock_interval(self):
+        return self._not_negative("unblock_interval")
+
+    def clean_notify_quiet_period(self):
+        return self._not_negative("notify_quiet_period")

@@ -27,10 +27,24 @@ class PolicySettings(models.Model):
     unblock_interval = models.DurationField(
         default=timedelta(days=90), help_text="One Mail Abuse unblock per hosting per interval."
     )
+    notify_quiet_period = models.DurationField(
+        default=timedelta(hours=24),
+        help_text="At most one suspension e-mail per address (or domain) and code in this long.",
+    )
 
     class Meta:
         verbose_name = "policy settings"
         verbose_name_plural = "policy settings"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(notify_quiet_period__gte=timedelta(0)),
+                name="policy_notify_quiet_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(unblock_interval__gte=timedelta(0)),
+                name="policy_unblock_interval_not_negative",
+            ),
+        ]
 
     def __str__(self) -> str:
         return "Policy settings"

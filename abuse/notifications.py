@@ -12,7 +12,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 
-from abuse.models import Block
+from abuse.models import Block, PolicySettings
 from lwsmail.celery import app
 
 log = logging.getLogger(__name__)
@@ -28,16 +28,13 @@ def block_notification_queue(block_id: int) -> None:
         log.exception("could not queue the suspension e-mail of block %s", block_id)
 
 
-# At most one e-mail per address (or domain) and code in this long (DOMAIN.md, our default).
-NOTIFY_QUIET = timedelta(hours=24)
-
-
 def block_notify(*, block_id: int, now: datetime | None = None) -> bool:
     """E-mail the customer's contact address about a suspension, once: blocks of the hosting
-    that started in the same instant (one message set them off) go in the same e-mail, and
-    a target and code already told within NOTIFY_QUIET are not told again. The row locks and
-    `notified_at` make a retried task send nothing more; returns whether an e-mail went."""
+    that started in the same instant (one message set them off) go in the same e-mail, and a
+    target and code already told within the policy's quiet period are not told again. The row
+    locks and `notified_at` make a retried task send nothing more; returns whether one went."""
     now = now or timezone.now()
+    quiet = PolicySettings.load().notify_quiet_period
     with transaction.atomic():
         # Only standing blocks: one replaced or already over is no news to send.
         standing = Block.objects.active(now).filter(
@@ -56,7 +53,7 @@ def block_notify(*, block_id: int, now: datetime | None = None) -> bool:
             .filter(hosting_id=block.hosting_id, started_at=block.started_at)
             .order_by("-rank", "target")
         )
-        told = _recently_told(block.hosting_id, exclude=group, since=now - NOTIFY_QUIET)
+        told = _recently_told(block.hosting_id, exclude=group, since=now - quiet)
         fresh = [b for b in group if (b.target, b.code) not in told]
         for b in group:
             if (b.target, b.code) in told:

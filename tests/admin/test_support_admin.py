@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.urls import reverse
 
-from abuse.models import Block, PolicyTier
+from abuse.models import Block, PolicySettings, PolicyTier
 from lwsmail.models import AuditEvent
 from tests.abuse.helpers import spam_at, standing
 from tests.factories import MailboxFactory, UserFactory
@@ -292,3 +292,47 @@ def test_the_policy_list_reads_its_durations_out(staff_client):
     for text in ("immediate", "20 min", "1 day", "7 days", "until unblocked", "60 days"):
         assert text in page
     assert "1 00:00:00" not in page
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "says"),
+    [
+        ("notify_quiet_period", "-1 00:00:00", "A duration cannot be negative."),
+        ("unblock_interval", "-01:00:00", "A duration cannot be negative."),
+        ("spam_score_threshold", "nan", "Enter a number."),
+        ("spam_score_threshold", "-3", "A spam score threshold lies between 0 and 1000."),
+    ],
+)
+def test_policy_settings_refuse_what_cannot_work_with_the_reason(staff_client, field, value, says):
+    policy = PolicySettings.load()
+    data = {
+        "spam_score_threshold": "8.0",
+        "unblock_interval": "90 00:00:00",
+        "notify_quiet_period": "1 00:00:00",
+        field: value,
+    }
+
+    response = staff_client.post(
+        reverse("admin:abuse_policysettings_change", args=[policy.pk]), data
+    )
+
+    assert response.status_code == 200 and says in response.content.decode()
+    assert PolicySettings.load().notify_quiet_period == timedelta(hours=24)
+
+
+def test_staff_set_the_suspension_email_quiet_period_and_the_list_reads_it_out(staff_client):
+    policy = PolicySettings.load()
+
+    response = staff_client.post(
+        reverse("admin:abuse_policysettings_change", args=[policy.pk]),
+        {
+            "spam_score_threshold": "8.0",
+            "unblock_interval": "90 00:00:00",
+            "notify_quiet_period": "06:00:00",
+        },
+    )
+
+    assert response.status_code == 302
+    assert PolicySettings.load().notify_quiet_period == timedelta(hours=6)
+    page = staff_client.get(reverse("admin:abuse_policysettings_changelist")).content.decode()
+    assert "6 h" in page and "90 days" in page
