@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
+from abuse.enforcement.blockstate import client as redis_client
 from abuse.forms import UnblockForm
 from abuse.selectors import (
     hosting_meters,
@@ -17,6 +18,7 @@ from abuse.selectors import (
     unblock_availability,
 )
 from abuse.services import UnblockRefused, hosting_unblock
+from limits.selectors import hosting_limit_rows
 from lwsmail.access import client_ip, hosting_for
 
 
@@ -29,6 +31,11 @@ def _page(request: HttpRequest, hosting, form: UnblockForm, status: int = 200) -
         "history": hosting_unblock_history(hosting=hosting, now=now),
         "support_url": settings.SUPPORT_URL,
         "meters": hosting_meters(hosting=hosting, now=now),
+        "sending": [
+            r
+            for r in hosting_limit_rows(hosting=hosting, redis=redis_client())
+            if r.kind != "mailbox"
+        ],
         "form": form,
     }
     return render(request, "abuse/mail_abuse.html", context, status=status)

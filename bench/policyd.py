@@ -8,6 +8,11 @@
     b. paced at the goal rate, 5,000 answers/s in all (100/s per connection, as Postfix's
        smtpd processes ask when mail arrives): latency p50/p99, each measured from the
        moment the request was due, so a stall that delays later requests counts for them.
+(3) The same with sending limits on: 10^5 mailboxes (1,000 domains, 100 hostings) with their
+    limits published, every request an authenticated recipient counted on its mailbox's,
+    domain's and hosting's counters (one Lua script per answer), a fresh message every
+    request; then the Redis memory the counters take for 10^5 active mailboxes at 10
+    recipients each in the last 24 hours.
 (2) 10^6 expired MessageContent rows (4 KiB each) in PostgreSQL: total sweep time and the
     longest single transaction (the longest a lock is held).
 
@@ -31,8 +36,12 @@ from common import DEFAULT_DB, ROOT, process, quantile, recreate_database, setup
 BLOCKED_DOMAINS = 1000
 
 
+_instances = iter(range(1 << 62))
+
+
 def postfix_request(sender: str) -> bytes:
-    """A request as Postfix 3.7's smtpd sends it at RCPT (every attribute it sends)."""
+    """A request as Postfix 3.7's smtpd sends it at RCPT (every attribute it sends); each
+    a new message (its own `instance`), so no per-message limit is met."""
     attrs = {
         "request": "smtpd_access_policy",
         "protocol_state": "RCPT",
@@ -45,7 +54,7 @@ def postfix_request(sender: str) -> bytes:
         "client_address": "203.0.113.9",
         "client_name": "pc-42.example.net",
         "reverse_client_name": "pc-42.example.net",
-        "instance": "1b2c.65a1f0e3.9a8b7.0",
+        "instance": f"1b2c.65a1f0e3.{next(_instances):x}.0",
         "sasl_method": "PLAIN",
         "sasl_username": sender,
         "sasl_sender": "",
@@ -97,6 +106,11 @@ async def paced_client(
 
 def plans_for(connections: int, per_connection: int, blocked: int) -> list[list[str]]:
     rng = random.Random(3)
+    if blocked < 0:  # the limits phase: -blocked active mailboxes, all published
+        return [
+            [mailbox(rng.randrange(-blocked)) for _ in range(per_connection)]
+            for _ in range(connections)
+        ]
     return [
         [
             f"user{rng.randrange(blocked)}@blocked{rng.randrange(BLOCKED_DOMAINS)}.example"
@@ -133,47 +147,97 @@ async def paced(port: int, connections: int, rate: float, seconds: float, blocke
     return latencies
 
 
-def policyd_bench(args, env: dict[str, str]) -> list[tuple[str, str]]:
-    import redis
+def mailbox(n: int) -> str:
+    return f"box{n}@d{n % 1000}.example"
 
-    from abuse.enforcement.blockstate import KEY
-    from tests.harness.common import free_port, wait_for
 
-    r = redis.Redis.from_url(env["REDIS_URL"])
-    r.delete(KEY)
+def publish_limits(r, mailboxes: int) -> None:
+    """The hash the panel publishes (limits/state.py), for `mailboxes` mailboxes."""
+    from limits.state import LIMITS_KEY
+
+    r.delete(LIMITS_KEY)
     pipe = r.pipeline(transaction=False)
-    for n in range(args.blocked):
-        entry = {"id": n, "code": "L-SPAM20", "rank": 20, "ends_at": None}
-        pipe.hset(KEY, f"address:user{n}@blocked{n % BLOCKED_DOMAINS}.example", json.dumps(entry))
+    for n in range(mailboxes):
+        entry = {
+            "h": n % 100,
+            "d": f"d{n % 1000}.example",
+            "m": [200, 1000],
+            "dl": [500_000, 3_000_000],  # far above the bench's own volume: every answer counts
+            "hl": [0, 0],
+            "pm": 100,
+        }
+        pipe.hset(LIMITS_KEY, f"mailbox:{mailbox(n)}", json.dumps(entry))
         if n % 10_000 == 9_999:
             pipe.execute()
     pipe.execute()
+
+
+def clear_counters(r) -> None:
+    from limits.counters import PREFIX
+
+    batch = []
+    for key in r.scan_iter(f"{PREFIX}*", count=10_000):
+        batch.append(key)
+        if len(batch) == 10_000:
+            r.unlink(*batch)
+            batch = []
+    if batch:
+        r.unlink(*batch)
+
+
+def counters_memory(r, mailboxes: int, per_mailbox: int) -> int:
+    """Bytes Redis grows by when every mailbox has `per_mailbox` recipients counted."""
+    from limits.counters import ADMIT, Counter, admit_args, admit_keys
+
+    clear_counters(r)
+    before = r.info("memory")["used_memory"]
+    sha = r.script_load(ADMIT)
+    pipe = r.pipeline(transaction=False)
+    for n in range(mailboxes):
+        counters = [
+            Counter("mailbox", mailbox(n), 200, 1000),
+            Counter("domain", f"d{n % 1000}.example", 0, 0),
+            Counter("hosting", str(n % 100), 0, 0),
+        ]
+        keys = admit_keys(counters, "")
+        for _ in range(per_mailbox):
+            pipe.evalsha(sha, len(keys), *keys, *admit_args(counters, recipients=1, per_message=0))
+        if n % 1000 == 999:
+            pipe.execute()
+    pipe.execute()
+    grown = r.info("memory")["used_memory"] - before
+    clear_counters(r)
+    return grown
+
+
+def run_load(env: dict[str, str], args, population: int, log: str) -> tuple[float, list, list]:
+    """Start `manage.py policyd`, warm it up, then (a) saturate it and (b) pace it for
+    three rounds of 10 s: a p99 over one round moves with whatever else this shared machine
+    does; the median of the three is the figure."""
+    import socket
+
+    from tests.harness.common import free_port, wait_for
+
     port = free_port()
     cmd = [str(ROOT / ".venv/bin/python"), "manage.py", "policyd", "--listen", f"127.0.0.1:{port}"]
-    with process(cmd, env=env, log=Path("/tmp/lws-policyd.log")):
-        import socket
-
+    with process(cmd, env=env, log=Path(log)):
         wait_for(
             lambda: socket.create_connection(("127.0.0.1", port), 1).close() or True,
             timeout=30,
             what="policyd",
         )
-        uvloop.run(load(port, 5, 50, args.blocked))  # warm-up
+        uvloop.run(load(port, 5, 50, population))  # warm-up
         elapsed, latencies = uvloop.run(
-            load(port, args.connections, args.requests // args.connections, args.blocked)
+            load(port, args.connections, args.requests // args.connections, population)
         )
-        # Three rounds of 10 s: a p99 over one round moves with whatever else this shared
-        # machine does; the median of the three is the figure.
         rounds = [
-            uvloop.run(paced(port, args.connections, args.rate, 10.0, args.blocked))
-            for _ in range(3)
+            uvloop.run(paced(port, args.connections, args.rate, 10.0, population)) for _ in range(3)
         ]
-    r.delete(KEY)
+    return elapsed, latencies, rounds
+
+
+def load_rows(args, elapsed: float, latencies: list, rounds: list) -> list[tuple[str, str]]:
     return [
-        (
-            f"policyd: {args.connections} connections, {args.blocked:,} blocked addresses",
-            "",
-        ),
         (
             f"  a. saturated, {len(latencies):,} answers: answers per second",
             f"{len(latencies) / elapsed:,.0f}",
@@ -191,6 +255,52 @@ def policyd_bench(args, env: dict[str, str]) -> list[tuple[str, str]]:
             "     latency p99, median of the rounds",
             f"{statistics.median(quantile(r, 99) for r in rounds) * 1e3:.2f} ms",
         ),
+    ]
+
+
+def limits_bench(args, env: dict[str, str]) -> list[tuple[str, str]]:
+    import redis
+
+    from abuse.enforcement.blockstate import KEY
+    from limits.state import LIMITS_KEY
+
+    r = redis.Redis.from_url(env["REDIS_URL"])
+    r.delete(KEY)
+    clear_counters(r)
+    publish_limits(r, args.mailboxes)
+    elapsed, latencies, rounds = run_load(env, args, -args.mailboxes, "/tmp/lws-policyd-limits.log")
+    clear_counters(r)
+    memory = counters_memory(r, args.mailboxes, 10)
+    r.delete(LIMITS_KEY)
+    return [
+        (f"policyd with sending limits: {args.mailboxes:,} mailboxes counted", ""),
+        *load_rows(args, elapsed, latencies, rounds),
+        (
+            f"  c. Redis memory of the counters, {args.mailboxes:,} mailboxes x 10 recipients",
+            f"{memory / 2**20:,.1f} MiB",
+        ),
+    ]
+
+
+def policyd_bench(args, env: dict[str, str]) -> list[tuple[str, str]]:
+    import redis
+
+    from abuse.enforcement.blockstate import KEY
+
+    r = redis.Redis.from_url(env["REDIS_URL"])
+    r.delete(KEY)
+    pipe = r.pipeline(transaction=False)
+    for n in range(args.blocked):
+        entry = {"id": n, "code": "L-SPAM20", "rank": 20, "ends_at": None}
+        pipe.hset(KEY, f"address:user{n}@blocked{n % BLOCKED_DOMAINS}.example", json.dumps(entry))
+        if n % 10_000 == 9_999:
+            pipe.execute()
+    pipe.execute()
+    elapsed, latencies, rounds = run_load(env, args, args.blocked, "/tmp/lws-policyd.log")
+    r.delete(KEY)
+    return [
+        (f"policyd: {args.connections} connections, {args.blocked:,} blocked addresses", ""),
+        *load_rows(args, elapsed, latencies, rounds),
     ]
 
 
@@ -254,6 +364,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--requests", type=int, default=50_000)
     parser.add_argument("--rate", type=float, default=5_000.0, help="answers/s for (b)")
+    parser.add_argument("--mailboxes", type=int, default=100_000, help="for (3); 0 skips it")
     parser.add_argument("--sweep-rows", type=int, default=1_000_000)
     parser.add_argument("--database", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB))
     args = parser.parse_args()
@@ -267,7 +378,8 @@ def main() -> None:
         REDIS_URL=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/11"),
         LOG_LEVEL="WARNING",
     )
-    rows = policyd_bench(args, env) + (sweep_bench(args) if args.sweep_rows else [])
+    rows = policyd_bench(args, env) + (limits_bench(args, env) if args.mailboxes else [])
+    rows += sweep_bench(args) if args.sweep_rows else []
     for name, value in rows:
         print(f"{name:<66}{value:>16}")
 

@@ -24,13 +24,15 @@ def _client() -> httpx.Client:
     )
 
 
-# The rule of deploy/rspamd/rspamd.local.lua that refuses a blocked sender.
-BLOCK_SYMBOLS = ("LWS_BLOCKED",)
-_CODE = re.compile(r"L-SPAM\d\d")
+# The rules of deploy/rspamd/rspamd.local.lua that refuse a blocked sender, or a website
+# script over its sending limit.
+BLOCK_SYMBOLS = ("LWS_BLOCKED", "LWS_RATE")
+_CODE = re.compile(r"L-SPAM\d\d|L-RATE|L-HOLD")
 
 
 def refused_code(symbols: dict[str, Any]) -> str | None:
-    """The L-SPAM code if Rspamd refused the message for a standing block, else None."""
+    """The code if Rspamd refused the message for a standing block (L-SPAM…) or a sending
+    limit (L-RATE), else None."""
     for name in BLOCK_SYMBOLS:
         symbol = symbols.get(name)
         if symbol is not None:

@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "lwsmail",
     "abuse",
     "ingest",
+    "limits",
     "tracking",
 ]
 
@@ -255,6 +256,12 @@ CELERY_BEAT_SCHEDULE = {
     # Heals any update Redis missed while it was down (PostgreSQL is the truth).
     "rebuild-block-state": {
         "task": "abuse.tasks.rebuild_block_state",
+        "schedule": timedelta(seconds=300),
+        "options": {"expires": 240},
+    },
+    # New mailboxes and uids, and anything Redis missed, reach the limits it holds.
+    "rebuild-sending-limits": {
+        "task": "limits.tasks.rebuild_limits",
         "schedule": timedelta(seconds=300),
         "options": {"expires": 240},
     },

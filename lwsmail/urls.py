@@ -6,6 +6,7 @@ from django.urls import include, path
 
 from abuse import views as abuse_views
 from ingest import api
+from limits import views as limits_views
 from lwsmail import views
 from lwsmail.forms import LoginForm
 from tracking import views as tracking_views
@@ -27,6 +28,12 @@ hosting = [
         name="message-html",
     ),
     path("history/", views.history, name="history"),
+    path("limits/", limits_views.sending_limits, name="sending-limits"),
+    path(
+        "limits/<str:kind>/<int:target_id>/",
+        limits_views.own_limit,
+        name="own-limit",
+    ),
 ]
 
 urlpatterns = [

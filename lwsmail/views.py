@@ -8,6 +8,8 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
+from abuse.enforcement.blockstate import client as redis_client
+from limits.selectors import hosting_limit_rows
 from lwsmail.access import client_ip, hosting_for, mailbox_for
 from lwsmail.forms import MailboxPasswordForm
 from lwsmail.selectors import hosting_addresses, hosting_history, hostings_overview
@@ -29,7 +31,8 @@ def home(request: HttpRequest) -> HttpResponse:
 @require_GET
 def addresses(request: HttpRequest, hosting_id: int) -> HttpResponse:
     hosting = hosting_for(request, hosting_id)
-    rows = hosting_addresses(hosting=hosting)
+    use = {r.name: r for r in hosting_limit_rows(hosting=hosting, redis=redis_client())}
+    rows = [(row, use.get(row.mailbox.address)) for row in hosting_addresses(hosting=hosting)]
     return render(request, "lwsmail/addresses.html", {"hosting": hosting, "rows": rows})
 
 

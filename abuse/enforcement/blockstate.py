@@ -61,14 +61,15 @@ def rspamd_value(block: Block) -> str:
     return f"{block.code} until {block.ends_at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
 
 
-def _apply(action, what: str) -> None:
+def redis_apply(action, what: str) -> None:
+    """Run a Redis update of what PostgreSQL holds; if Redis fails, log it: the next
+    rebuild (beat job, or its management command) writes it anyway."""
     if not settings.POLICY_BLOCKSTATE_ENABLED:
         return
     try:
         action()
     except redis.RedisError:
-        # PostgreSQL has it; the next rebuild (beat, or `manage.py blockstate_rebuild`) too.
-        log.exception("block state in Redis not updated (%s); a rebuild will", what)
+        log.exception("Redis not updated (%s); the next rebuild will", what)
 
 
 def blockstate_publish(*, block: Block) -> None:
@@ -80,7 +81,7 @@ def blockstate_publish(*, block: Block) -> None:
         pipe.hset(RSPAMD_KEY, block.target.lower(), rspamd_value(block))
         pipe.execute()
 
-    transaction.on_commit(lambda: _apply(publish, f"set {block.code} {block.target}"))
+    transaction.on_commit(lambda: redis_apply(publish, f"set {block.code} {block.target}"))
 
 
 def blockstate_withdraw(*, blocks: list[Block]) -> None:
@@ -93,7 +94,7 @@ def blockstate_withdraw(*, blocks: list[Block]) -> None:
             script(keys=[KEY, RSPAMD_KEY], args=[field(block.scope, target), block.pk, target])
 
     if blocks:
-        transaction.on_commit(lambda: _apply(clear, f"clear {len(blocks)} block(s)"))
+        transaction.on_commit(lambda: redis_apply(clear, f"clear {len(blocks)} block(s)"))
 
 
 def blockstate_rebuild() -> int:

@@ -19,6 +19,8 @@ import redis.asyncio as aioredis
 from django.conf import settings
 
 from abuse.enforcement.blockstate import KEY, field
+from limits.counters import ADMIT, admit_args, admit_keys, counters_for, refusal
+from limits.state import LIMITS_KEY
 
 log = logging.getLogger(__name__)
 # Postfix sends some 30 attributes, about 1 KiB; anything far bigger is not Postfix.
@@ -44,15 +46,16 @@ def reply(entry: dict, sender: str, now: datetime) -> str | None:
 
 class BlockLookups:
     """Coalesces the lookups of every request that arrives in the same event-loop pass into
-    one HMGET: a Redis round trip per request would cost more CPU than all the rest of the
-    request (measured in bench/policyd.py). Every answer still reads Redis, never a copy."""
+    one HMGET per hash: a Redis round trip per request would cost more CPU than all the rest
+    of the request (measured in bench/policyd.py). Every answer still reads Redis, never a
+    copy. A field is (hash, field)."""
 
     def __init__(self, redis: aioredis.Redis) -> None:
         self.redis = redis
-        self.pending: list[tuple[list[str], asyncio.Future]] = []
+        self.pending: list[tuple[list[tuple[str, str]], asyncio.Future]] = []
         self.fetching: set[asyncio.Task] = set()  # the loop keeps only weak references
 
-    async def get(self, fields: list[str]) -> list[bytes | None]:
+    async def get(self, fields: list[tuple[str, str]]) -> list[bytes | None]:
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         if not self.pending:
@@ -67,19 +70,30 @@ class BlockLookups:
         self.fetching.add(task)
         task.add_done_callback(self.fetching.discard)
 
-    async def _fetch(self, batch: list[tuple[list[str], asyncio.Future]]) -> None:
+    async def _fetch(self, batch: list[tuple[list[tuple[str, str]], asyncio.Future]]) -> None:
+        wanted: dict[str, list[str]] = {}
+        for fields, _ in batch:
+            for name, f in fields:
+                wanted.setdefault(name, []).append(f)
         try:
-            values = await self.redis.hmget(KEY, [f for fields, _ in batch for f in fields])
+            if len(wanted) == 1:
+                [(name, names)] = wanted.items()
+                replies = [await self.redis.hmget(name, names)]
+            else:
+                pipe = self.redis.pipeline(transaction=False)
+                for name, names in wanted.items():
+                    pipe.hmget(name, names)
+                replies = await pipe.execute()
         except Exception as exc:  # each waiting request decides what an error means
             for _, future in batch:
                 if not future.done():
                     future.set_exception(exc)
             return
-        start = 0
+        found = {name: iter(values) for name, values in zip(wanted, replies, strict=True)}
         for fields, future in batch:
+            values = [next(found[name]) for name, _ in fields]
             if not future.done():
-                future.set_result(values[start : start + len(fields)])
-            start += len(fields)
+                future.set_result(values)
 
 
 @dataclass(eq=False)
@@ -124,6 +138,7 @@ class PolicyServer:
             redis_url or settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1
         )
         self.lookups = BlockLookups(self.redis)
+        self.admit = self.redis.register_script(ADMIT)
         self.fail_open = settings.POLICYD_FAIL_OPEN if fail_open is None else fail_open
         self.idle_timeout = idle_timeout or settings.POLICYD_IDLE_TIMEOUT
         self.max_connections = min(
@@ -142,8 +157,22 @@ class PolicyServer:
         if "@" not in sender:
             return "DUNNO"
         domain = sender.rpartition("@")[2]
+        # Sending limits count authenticated recipients only: mail to the provider's own
+        # customers from outside asks too, and is nobody's quota.
+        limited = bool(attrs.get("sasl_username")) and attrs.get("protocol_state") == "RCPT"
+        fields = [(KEY, field("address", sender)), (KEY, field("domain", domain))]
+        if limited:
+            fields += [(LIMITS_KEY, f"mailbox:{sender}"), (LIMITS_KEY, "default")]
         try:
-            stored = await self.lookups.get([field("address", sender), field("domain", domain)])
+            stored = await self.lookups.get(fields)
+            now = datetime.now(UTC)
+            entries = [json.loads(v) for v in stored[:2] if v]
+            for entry in sorted(entries, key=lambda e: -e.get("rank", 0)):
+                action = reply(entry, sender, now)
+                if action is not None:
+                    return action
+            if limited:
+                return await self._count(sender, attrs.get("instance", ""), stored[2:])
         except (aioredis.RedisError, OSError) as exc:
             log.error(
                 "policyd: block state unreachable (%s); %s",
@@ -151,13 +180,19 @@ class PolicyServer:
                 "letting mail through" if self.fail_open else "deferring",
             )
             return "DUNNO" if self.fail_open else "DEFER_IF_PERMIT 4.7.1 policy service unavailable"
-        now = datetime.now(UTC)
-        entries = [json.loads(v) for v in stored if v]
-        for entry in sorted(entries, key=lambda e: -e.get("rank", 0)):
-            action = reply(entry, sender, now)
-            if action is not None:
-                return action
         return "DUNNO"
+
+    async def _count(self, sender: str, instance: str, stored: list[bytes | None]) -> str:
+        """Count one recipient against the sender's limits: DUNNO, or the L-RATE refusal."""
+        entry, default = (json.loads(v) if v else None for v in stored)
+        counters, per_message = counters_for(sender, entry, default)
+        if not counters:
+            return "DUNNO"
+        per_message = per_message if instance else 0
+        keys = admit_keys(counters, instance)
+        args = admit_args(counters, recipients=1, per_message=per_message)
+        found = refusal(await self.admit(keys=keys, args=args), counters)
+        return "DUNNO" if found is None else found.reply(sender)
 
     def _allowed(self, writer: asyncio.StreamWriter) -> bool:
         peer = writer.get_extra_info("peername")

@@ -8,10 +8,23 @@
 -- code wins (LWS's codes sort by severity), as at the policy service; a timed block whose
 -- end has passed is ignored even before the panel's lift job removes it. The code is the
 -- symbol's option, which the panel reads to record the message as "blocked".
+--
+-- Sending limits of website scripts (mail that never meets the policy service): the
+-- panel publishes in the hash "lwsmail:limits" each system uid's hosting, its limits and
+-- its domains' ("uid:<uid>"), and "admit_sha", the SHA1 of the counting script
+-- (limits/counters.py), which it loads into Redis: the policy service and Rspamd count on
+-- the same keys with the same script. The uid is the panel's attribution rule: the
+-- Received line of Postfix's pickup when the milter sees one, else the first
+-- X-PHP-Originating-Script header (PHP writes it before the script's own headers).
+-- Over a limit the message is soft-rejected with the L-RATE text; it is never spam.
 local lua_redis = require "lua_redis"
 local rspamd_logger = require "rspamd_logger"
+local rspamd_util = require "rspamd_util"
+local ucl = require "ucl"
 
 local KEY = 'lwsmail:rspamd:blocked'
+local LIMITS_KEY = 'lwsmail:limits'
+local RATE = 'lwsmail:rate:'
 local redis_params = lua_redis.parse_redis_server('multimap')
 
 local function candidates(task)
@@ -60,11 +73,112 @@ local function strongest(values)
   return best
 end
 
+local function website_uid(task)
+  -- Postfix does not show a milter the Received line it adds itself, so in practice the
+  -- uid is the one PHP's mail() writes first (before any header the script adds).
+  local received = task:get_header_full('Received')
+  local top = received and received[1]
+  local uid = top and (top.decoded or top.value or ''):match('%(Postfix, from userid (%d+)%)')
+  if uid then
+    return uid
+  end
+  local php = task:get_header_full('X-PHP-Originating-Script')
+  return php and php[1] and (php[1].decoded or php[1].value or ''):match('^%s*(%d+):')
+end
+
+local function decode(json)
+  local parser = ucl.parser()
+  if not json or not parser:parse_string(json) then
+    return nil
+  end
+  return parser:get_object()
+end
+
+local function rate_text(sender, counter, window, limit, resumes)
+  if window == 'message' then
+    return string.format('L-RATE <%s>: at most %d recipients per message', sender, limit)
+  end
+  local whose = counter.kind == 'domain' and (' of the domain ' .. counter.target)
+      or ' of this hosting'
+  local text = string.format('L-RATE <%s>: %s limit of %d recipients%s reached', sender,
+      window == 'hour' and 'hourly' or 'daily', limit, whose)
+  local at = tonumber(resumes)
+  if at and at > 0 then
+    text = text .. ', sending resumes at ' .. os.date('!%Y-%m-%d %H:%M:%S', math.floor(at)) .. ' UTC'
+  end
+  return text
+end
+
+local function refuse_rate(task, text)
+  task:insert_result('LWS_RATE', 0.0, 'L-RATE')
+  task:set_pre_result('soft reject', text, 'lwsmail')
+end
+
+-- Count a website script's recipients on its domain's and hosting's counters.
+local function count_website(task, uid)
+  local from = task:get_from('smtp')
+  local sender = (from and from[1] and from[1].addr or ''):lower()
+  local domain = (from and from[1] and from[1].domain or ''):lower()
+  local recipients = task:get_recipients('smtp') or {}
+  local n = math.max(#recipients, 1)
+  local function counted(err, data)
+    if err then
+      rspamd_logger.errx(task, 'lwsmail: sending limits not counted: %s', err)
+      return
+    end
+    if type(data) == 'table' and tonumber(data[1]) and tonumber(data[1]) >= 0 then
+      local index = tonumber(data[1])
+      refuse_rate(task, rate_text(sender, task:cache_get('lwsmail_counters')[index],
+          tostring(data[2]), tonumber(data[3]), data[4]))
+    end
+  end
+  local function limits_read(err, data)
+    if err or type(data) ~= 'table' then
+      rspamd_logger.errx(task, 'lwsmail: sending limits unreadable: %s', err)
+      return
+    end
+    local entry, sha = decode(data[1]), data[2]
+    if not entry or type(sha) ~= 'string' then
+      return -- not a hosting's uid, or limits never published: nothing to count
+    end
+    local pm = tonumber(entry.pm) or 0
+    if pm > 0 and n > pm then
+      refuse_rate(task, rate_text(sender, nil, 'message', pm))
+      return
+    end
+    local counters = {}
+    local own = entry.domains and entry.domains[domain]
+    if own then
+      table.insert(counters, { kind = 'domain', target = domain, hour = own[1], day = own[2] })
+    end
+    table.insert(counters, { kind = 'hosting', target = tostring(entry.h),
+      hour = entry.hl[1], day = entry.hl[2] })
+    task:cache_set('lwsmail_counters', counters)
+    local args = { sha, tostring(#counters + 2) }
+    for _, c in ipairs(counters) do
+      table.insert(args, RATE .. c.kind .. ':' .. c.target)
+    end
+    table.insert(args, RATE .. 'message:none')
+    table.insert(args, RATE .. 'refused')
+    table.insert(args, string.format('%.6f', rspamd_util.get_time()))
+    table.insert(args, (task:get_queue_id() or 'noqid') .. ':' .. tostring(rspamd_util.get_time()))
+    table.insert(args, tostring(n))
+    table.insert(args, '0')
+    for _, c in ipairs(counters) do
+      table.insert(args, tostring(c.hour or 0))
+      table.insert(args, tostring(c.day or 0))
+    end
+    lua_redis.redis_make_request(task, redis_params, LIMITS_KEY, true, counted, 'EVALSHA', args)
+  end
+  lua_redis.redis_make_request(task, redis_params, LIMITS_KEY, false, limits_read, 'HMGET',
+      { LIMITS_KEY, 'uid:' .. uid, 'admit_sha' })
+end
+
 if not redis_params then
   rspamd_logger.errx(rspamd_config, 'lwsmail: no Redis configured (multimap redis {}): '
       .. 'blocked senders are not refused by Rspamd')
 else
-  rspamd_config:register_symbol({
+  local blocked_id = rspamd_config:register_symbol({
     name = 'LWS_BLOCKED',
     type = 'prefilter',
     priority = 10,
@@ -78,7 +192,11 @@ else
         return
       end
       local keys = candidates(task)
+      local uid = not task:get_user() and website_uid(task) or nil
       if #keys == 0 then
+        if uid then
+          count_website(task, uid)
+        end
         return
       end
       local function done(err, data)
@@ -90,6 +208,8 @@ else
         if best then
           task:insert_result('LWS_BLOCKED', 0.0, best)
           task:set_pre_result('reject', reply(best), 'lwsmail')
+        elseif uid then
+          count_website(task, uid)
         end
       end
       local args = { KEY }
@@ -98,5 +218,12 @@ else
       end
       lua_redis.redis_make_request(task, redis_params, KEY, false, done, 'HMGET', args)
     end,
+  })
+  rspamd_config:register_symbol({
+    name = 'LWS_RATE',
+    type = 'virtual',
+    parent = blocked_id,
+    score = 0.0,
+    description = 'Website script over its sending limit (lwsmail)',
   })
 end

@@ -19,6 +19,8 @@ from django.utils import timezone
 from abuse.enforcement.blockstate import KEY, field
 from abuse.enforcement.blockstate import client as blockstate
 from abuse.models import Block
+from limits.models import DomainLimit, MailboxLimit
+from limits.state import limits_rebuild
 from tests.abuse.helpers import spam_at, website_spam_at
 from tests.factories import (
     CustomerAccountFactory,
@@ -258,3 +260,45 @@ def test_a_website_script_sending_as_another_customer_counts_for_its_own_hosting
     )
     assert message.script == "5001:wp-content/uploads/x.php"
     assert not Block.objects.filter(hosting=victim.domain.hosting).exists()
+
+
+def test_the_recipient_after_a_mailboxs_hourly_limit_gets_4_7_1_at_the_smtp_client(
+    platform, customer
+):
+    box = customer.box
+    MailboxLimit.objects.create(mailbox=box, per_hour=3)
+    limits_rebuild()
+    for n in range(3):
+        platform.send(box.address, subject=f"Order {n}")
+
+    code, text = platform.refusal(box.address, subject="Order 4")
+
+    assert code == 450
+    assert text.startswith("4.7.1 ")
+    assert f"L-RATE <{box.address}>: hourly limit of 3 recipients reached" in text
+    assert "sending resumes at" in text
+    for n in range(3):
+        platform.wait_delivered(f"Order {n}")
+    assert not platform.delivered("Order 4")
+
+
+def test_a_website_script_over_its_domains_limit_is_held_back_by_rspamd(platform, customer):
+    domain = customer.box.domain
+    SystemUserFactory(hosting=domain.hosting, uid=5002)
+    DomainLimit.objects.create(domain=domain, per_hour=1)
+    limits_rebuild()
+    shop = f"shop@{domain.name}"
+
+    for n in range(2):
+        # PHP's mail() as uid 5002: its header comes before the script's own.
+        raw = (
+            "X-PHP-Originating-Script: 5002:shop/invoice.php\n"
+            f"From: {shop}\nTo: {FRIEND}\nSubject: Invoice {n}\n\nThanks!\n"
+        )
+        platform.postfix.sendmail(shop, [FRIEND], raw.encode())
+
+    platform.wait_delivered("Invoice 0")
+    assert wait_until(lambda: "L-RATE" in platform.postfix.log(), timeout=30), (
+        platform.rspamd.output()[-8000:]
+    )
+    assert not platform.delivered("Invoice 1")

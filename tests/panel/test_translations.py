@@ -14,7 +14,7 @@ from django.urls import reverse
 
 from tests.harness.common import ROOT, require_binary
 
-SOURCES = ["lwsmail", "abuse", "ingest", "tracking", "templates", "locale", "manage.py"]
+SOURCES = ["lwsmail", "abuse", "ingest", "limits", "tracking", "templates", "locale", "manage.py"]
 
 
 def test_every_translatable_string_has_its_french_and_italian_translation(tmp_path):

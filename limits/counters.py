@@ -1,0 +1,210 @@
+"""Recipient counters in Redis: one sorted set per mailbox, domain and hosting holding a
+member per recipient of the last 24 hours (score: when), checked and counted by one script
+so that two connections at once can never both take the last place under a limit.
+
+Windows slide to the second: a recipient sent at t counts until t + 1 hour in the hourly
+window and until t + 24 hours in the daily one. The same script runs in Rspamd
+(deploy/rspamd/rspamd.local.lua) for website scripts, on the same keys."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+PREFIX = "lwsmail:rate:"
+# Who met a limit, and when last (staff's "at their limit now"): counter key -> time.
+REFUSED_KEY = "lwsmail:rate:refused"
+HOUR, DAY = 3600, 86400
+
+# KEYS: the counters, then the message's own counter, then REFUSED_KEY.
+# ARGV: now, a unique member prefix, recipients to add, per-message limit (0: none),
+#       then for each counter its hourly and daily limits (0: none).
+# Returns {-1} when counted, else {index of the counter (0: the message), 'hour' | 'day' |
+# 'message', the limit, when a place frees up (seconds, as a string; '0': never)}.
+ADMIT = """
+local now = tonumber(ARGV[1])
+local member = ARGV[2]
+local n = tonumber(ARGV[3])
+local per_message = tonumber(ARGV[4])
+local counters = #KEYS - 2
+local message = KEYS[#KEYS - 1]
+local function refuse(i, window, limit, at)
+  redis.call('ZADD', KEYS[#KEYS], now, KEYS[i])
+  return {i, window, limit, at}
+end
+if per_message > 0 then
+  local so_far = tonumber(redis.call('GET', message) or '0')
+  if so_far + n > per_message then
+    return {0, 'message', per_message, '0'}
+  end
+end
+for i = 1, counters do
+  local key = KEYS[i]
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - 86400)
+  local hour = tonumber(ARGV[3 + 2 * i])
+  local day = tonumber(ARGV[4 + 2 * i])
+  if day > 0 then
+    local used = redis.call('ZCARD', key)
+    if used + n > day then
+      if n > day then return refuse(i, 'day', day, '0') end
+      local at = redis.call('ZRANGE', key, used + n - day - 1, used + n - day - 1, 'WITHSCORES')
+      return refuse(i, 'day', day, tostring(tonumber(at[2]) + 86400))
+    end
+  end
+  if hour > 0 then
+    local since = '(' .. tostring(now - 3600)
+    local used = redis.call('ZCOUNT', key, since, '+inf')
+    if used + n > hour then
+      if n > hour then return refuse(i, 'hour', hour, '0') end
+      local at = redis.call('ZRANGEBYSCORE', key, since, '+inf', 'WITHSCORES', 'LIMIT',
+        used + n - hour - 1, 1)
+      return refuse(i, 'hour', hour, tostring(tonumber(at[2]) + 3600))
+    end
+  end
+end
+for i = 1, counters do
+  local args = {}
+  for j = 1, n do
+    args[#args + 1] = now
+    args[#args + 1] = member .. ':' .. j
+  end
+  redis.call('ZADD', KEYS[i], unpack(args))
+  redis.call('EXPIRE', KEYS[i], 86401)
+end
+if per_message > 0 then
+  redis.call('INCRBY', message, n)
+  redis.call('EXPIRE', message, 3600)
+end
+return {-1}
+"""
+
+
+def key(kind: str, target: str | int) -> str:
+    return f"{PREFIX}{kind}:{str(target).lower()}"
+
+
+@dataclass(frozen=True)
+class Counter:
+    """One counter a recipient is counted on, with its limits (0: none)."""
+
+    kind: str  # "mailbox", "domain" or "hosting"
+    target: str
+    per_hour: int
+    per_day: int
+
+    @property
+    def key(self) -> str:
+        return key(self.kind, self.target)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    counter: Counter | None  # None: the message's own recipient limit
+    window: str  # "hour", "day" or "message"
+    limit: int
+    resumes_at: datetime | None
+
+    def reply(self, sender: str) -> str:
+        """The Postfix action: a temporary refusal, which never counts as spam."""
+        return "450 4.7.1 " + self.text(sender)
+
+    def text(self, sender: str) -> str:
+        if self.window == "message":
+            return f"L-RATE <{sender}>: at most {self.limit} recipients per message"
+        period = "hourly" if self.window == "hour" else "daily"
+        whose = {
+            "mailbox": "",
+            "domain": f" of the domain {self.counter.target}",
+            "hosting": " of this hosting",
+        }[self.counter.kind]
+        text = f"L-RATE <{sender}>: {period} limit of {self.limit} recipients{whose} reached"
+        if self.resumes_at is not None:
+            text += f", sending resumes at {self.resumes_at:%Y-%m-%d %H:%M:%S} UTC"
+        return text
+
+
+def admit_args(
+    counters: list[Counter], *, recipients: int, per_message: int, now: float | None = None
+) -> list[str | int | float]:
+    now = time.time() if now is None else now
+    args: list[str | int | float] = [repr(now), uuid.uuid4().hex, recipients, per_message]
+    for c in counters:
+        args += [c.per_hour, c.per_day]
+    return args
+
+
+def refusal(result: list, counters: list[Counter]) -> Refusal | None:
+    """What the script's answer means: None when the recipients were counted."""
+    index = int(result[0])
+    if index < 0:
+        return None
+    window = result[1].decode() if isinstance(result[1], bytes) else str(result[1])
+    resumes = float(result[3])
+    return Refusal(
+        counter=counters[index - 1] if index > 0 else None,
+        window=window,
+        limit=int(result[2]),
+        resumes_at=datetime.fromtimestamp(resumes, UTC) if resumes > 0 else None,
+    )
+
+
+def admit_keys(counters: list[Counter], message: str) -> list[str]:
+    return [c.key for c in counters] + [key("message", message or "none"), REFUSED_KEY]
+
+
+def admit(
+    redis,
+    counters: list[Counter],
+    *,
+    message: str = "",
+    recipients: int = 1,
+    per_message: int = 0,
+    now: float | None = None,
+) -> Refusal | None:
+    """Count `recipients` on every counter if none is over its limit (synchronous Redis)."""
+    keys = admit_keys(counters, message)
+    per_message = per_message if message else 0
+    args = admit_args(counters, recipients=recipients, per_message=per_message, now=now)
+    return refusal(redis.eval(ADMIT, len(keys), *keys, *args), counters)
+
+
+@dataclass(frozen=True)
+class Use:
+    last_hour: int
+    last_day: int
+
+
+def usage(redis, keys: list[str], *, now: float | None = None) -> dict[str, Use]:
+    """Recipients counted on each key in the last hour and the last 24 hours (read only)."""
+    now = time.time() if now is None else now
+    pipe = redis.pipeline(transaction=False)
+    for k in keys:
+        pipe.zcount(k, f"({now - HOUR!r}", "+inf")
+        pipe.zcount(k, f"({now - DAY!r}", "+inf")
+    values = pipe.execute() if keys else []
+    return {k: Use(values[2 * i], values[2 * i + 1]) for i, k in enumerate(keys)}
+
+
+def counters_for(
+    sender: str, entry: dict | None, default: dict | None
+) -> tuple[list[Counter], int]:
+    """The counters an authenticated sender's recipient is counted on, from what the panel
+    published for it (limits/state.py); a mailbox not published yet gets the server
+    default on its own and its domain's counters. Returns them and the per-message limit."""
+    domain = sender.rpartition("@")[2]
+    if entry is None:
+        if default is None:
+            return [], 0
+        counters = [
+            Counter("mailbox", sender, *default["m"]),
+            Counter("domain", domain, *default["dl"]),
+        ]
+        return counters, int(default.get("pm") or 0)
+    counters = [
+        Counter("mailbox", sender, *entry["m"]),
+        Counter("domain", entry["d"], *entry["dl"]),
+        Counter("hosting", str(entry["h"]), *entry["hl"]),
+    ]
+    return counters, int(entry.get("pm") or 0)

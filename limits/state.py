@@ -1,0 +1,131 @@
+"""The limits in Redis, where the policy service and Rspamd read them for every recipient.
+
+One hash, LIMITS_KEY:
+- "mailbox:<address>": {"h": hosting id, "d": domain, "m": [hour, day], "dl": [hour, day],
+  "hl": [hour, day], "pm": per message} (0: no limit);
+- "uid:<uid>" (website scripts, for Rspamd): {"h", "hl", "pm", "domains": {name: [hour, day]}};
+- "default": the server default for a mailbox the panel has not published yet;
+- "admit_sha": the SHA1 of the counting script (limits/counters.py), loaded into Redis
+  with it, which Rspamd calls by that name.
+PostgreSQL is the truth; a change publishes its hosting after the commit and
+`limits_rebuild` (command and beat job) rewrites the whole hash atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Iterable
+
+from django.db import transaction
+
+from abuse.enforcement.blockstate import client, redis_apply
+from limits.counters import ADMIT
+from limits.models import DomainLimit, MailboxLimit, SendingLimits
+from limits.selectors import SERVER_DEFAULT, Window, lower
+from lwsmail.models import Domain, Hosting, Mailbox, SystemUser
+
+log = logging.getLogger(__name__)
+LIMITS_KEY = "lwsmail:limits"
+
+
+def _pair(values: dict, prefix: str, own=None) -> list[int]:
+    return Window(
+        lower(values[f"{prefix}_per_hour"], own.per_hour if own else None),
+        lower(values[f"{prefix}_per_day"], own.per_day if own else None),
+    ).pair()
+
+
+def _entries(hosting_ids: Iterable[int] | None = None) -> dict[str, str]:
+    """Every field of the hash for these hostings (all when None), in a few queries."""
+    rows = {r.hosting_id: r for r in SendingLimits.objects.all()}
+    server = rows.get(None)
+    default = (
+        {n: getattr(server, n) for n in SendingLimits.FIELDS} if server else dict(SERVER_DEFAULT)
+    )
+    domains = Domain.objects.all()
+    boxes = Mailbox.objects.select_related("domain")
+    uids = SystemUser.objects.all()
+    if hosting_ids is not None:
+        domains = domains.filter(hosting_id__in=hosting_ids)
+        boxes = boxes.filter(domain__hosting_id__in=hosting_ids)
+        uids = uids.filter(hosting_id__in=hosting_ids)
+    own_domain = {d.domain_id: d for d in DomainLimit.objects.filter(domain__in=domains)}
+    own_box = {b.mailbox_id: b for b in MailboxLimit.objects.filter(mailbox__in=boxes)}
+
+    inherited_cache: dict[int, dict] = {}
+
+    def inherited(hosting_id: int) -> dict:
+        if hosting_id not in inherited_cache:
+            values = dict(default)
+            own = rows.get(hosting_id)
+            if own is not None:
+                values.update({n: getattr(own, n) for n in SendingLimits.FIELDS if getattr(own, n)})
+            inherited_cache[hosting_id] = values
+        return inherited_cache[hosting_id]
+
+    fields: dict[str, str] = {
+        "default": json.dumps(
+            {
+                "m": _pair(default, "mailbox"),
+                "dl": _pair(default, "domain"),
+                "pm": default["per_message"] or 0,
+            }
+        )
+    }
+    by_hosting: dict[int, dict[str, list[int]]] = defaultdict(dict)
+    for domain in domains:
+        values = inherited(domain.hosting_id)
+        by_hosting[domain.hosting_id][domain.name] = _pair(
+            values, "domain", own_domain.get(domain.pk)
+        )
+    for box in boxes:
+        hosting_id = box.domain.hosting_id
+        values = inherited(hosting_id)
+        own = own_box.get(box.pk)
+        fields[f"mailbox:{box.address.lower()}"] = json.dumps(
+            {
+                "h": hosting_id,
+                "d": box.domain.name,
+                "m": _pair(values, "mailbox", own),
+                "dl": by_hosting[hosting_id][box.domain.name],
+                "hl": _pair(values, "hosting"),
+                "pm": lower(values["per_message"], own.per_message if own else None) or 0,
+            }
+        )
+    for uid in uids:
+        values = inherited(uid.hosting_id)
+        fields[f"uid:{uid.uid}"] = json.dumps(
+            {
+                "h": uid.hosting_id,
+                "hl": _pair(values, "hosting"),
+                "pm": values["per_message"] or 0,
+                "domains": by_hosting[uid.hosting_id],
+            }
+        )
+    return fields
+
+
+def limits_publish(*, hosting: Hosting) -> None:
+    """After commit, make the policy service and Rspamd apply this hosting's limits."""
+
+    def publish() -> None:
+        fields = _entries([hosting.pk])
+        fields["admit_sha"] = client().script_load(ADMIT)
+        client().hset(LIMITS_KEY, mapping=fields)
+
+    transaction.on_commit(lambda: redis_apply(publish, f"limits of {hosting}"))
+
+
+def limits_rebuild() -> int:
+    """Rewrite the whole hash from PostgreSQL in one atomic swap; returns its field count."""
+    fields = _entries()
+    fields["admit_sha"] = client().script_load(ADMIT)
+    tmp = f"{LIMITS_KEY}:rebuild"
+    pipe = client().pipeline(transaction=True)
+    pipe.delete(tmp)
+    pipe.hset(tmp, mapping=fields)
+    pipe.rename(tmp, LIMITS_KEY)
+    pipe.execute()
+    return len(fields)

@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+import pytest
+
+from abuse.enforcement.blockstate import KEY
+from abuse.enforcement.blockstate import client as blockstate_client
+from limits.counters import PREFIX
+from limits.state import LIMITS_KEY
+from tests.panel.conftest import customer  # noqa: F401 (the panel's customer, marie)
+
+
+@pytest.fixture
+def clean_redis(redis_client):
+    """No counters, limits or blocks in the test Redis before and after the test."""
+
+    def wipe() -> None:
+        blockstate_client.cache_clear()
+        keys = [*redis_client.scan_iter(f"{PREFIX}*"), KEY, LIMITS_KEY]
+        redis_client.delete(*keys)
+
+    wipe()
+    yield redis_client
+    wipe()
