@@ -96,6 +96,56 @@ class BlockLookups:
                 future.set_result(values)
 
 
+class RateChecks:
+    """Coalesces the counting scripts of every request of one event-loop pass into one
+    pipeline, as BlockLookups does for the lookups: each script stays atomic on its own,
+    only the round trips are shared."""
+
+    def __init__(self, redis: aioredis.Redis) -> None:
+        self.redis = redis
+        self.sha: str | None = None
+        self.pending: list[tuple[list[str], list, asyncio.Future]] = []
+        self.running: set[asyncio.Task] = set()
+
+    async def run(self, keys: list[str], args: list) -> list:
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        if not self.pending:
+            loop.call_soon(self._flush)
+        self.pending.append((keys, args, future))
+        return await future
+
+    def _flush(self) -> None:
+        batch, self.pending = self.pending, []
+        task = asyncio.ensure_future(self._execute(batch))
+        self.running.add(task)
+        task.add_done_callback(self.running.discard)
+
+    async def _execute(self, batch: list[tuple[list[str], list, asyncio.Future]]) -> None:
+        try:
+            if self.sha is None:
+                self.sha = await self.redis.script_load(ADMIT)
+            try:
+                results = await self._pipeline(batch)
+            except aioredis.exceptions.NoScriptError:  # Redis restarted: load it again
+                self.sha = await self.redis.script_load(ADMIT)
+                results = await self._pipeline(batch)
+        except Exception as exc:
+            for *_, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for (*_, future), result in zip(batch, results, strict=True):
+            if not future.done():
+                future.set_result(result)
+
+    async def _pipeline(self, batch: list[tuple[list[str], list, asyncio.Future]]) -> list:
+        pipe = self.redis.pipeline(transaction=False)
+        for keys, args, _ in batch:
+            pipe.evalsha(self.sha, len(keys), *keys, *args)
+        return await pipe.execute()
+
+
 @dataclass(eq=False)
 class Connection:
     writer: asyncio.StreamWriter
@@ -138,7 +188,7 @@ class PolicyServer:
             redis_url or settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1
         )
         self.lookups = BlockLookups(self.redis)
-        self.admit = self.redis.register_script(ADMIT)
+        self.rate_checks = RateChecks(self.redis)
         self.fail_open = settings.POLICYD_FAIL_OPEN if fail_open is None else fail_open
         self.idle_timeout = idle_timeout or settings.POLICYD_IDLE_TIMEOUT
         self.max_connections = min(
@@ -191,7 +241,7 @@ class PolicyServer:
         per_message = per_message if instance else 0
         keys = admit_keys(counters, instance)
         args = admit_args(counters, recipients=1, per_message=per_message)
-        found = refusal(await self.admit(keys=keys, args=args), counters)
+        found = refusal(await self.rate_checks.run(keys, args), counters)
         return "DUNNO" if found is None else found.reply(sender)
 
     def _allowed(self, writer: asyncio.StreamWriter) -> bool:
