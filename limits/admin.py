@@ -1,16 +1,14 @@
 from __future__ import annotations
 
-import time
-
 from django.contrib import admin
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.urls import path
 
 from abuse.enforcement.blockstate import client as redis_client
-from limits.counters import HOUR, REFUSED_KEY, usage
 from limits.forms import SendingLimitsForm
 from limits.models import DomainLimit, MailboxLimit, SendingLimits
+from limits.selectors import senders_at_limit
 from limits.services import sending_limits_published
 from lwsmail.admin_audit import AuditedAdmin, ReadOnlyAdmin
 
@@ -43,25 +41,11 @@ class SendingLimitsAdmin(AuditedAdmin):
 
     def at_limit_view(self, request: HttpRequest) -> TemplateResponse:
         """Senders refused for a limit in the last hour, with their use now (from Redis)."""
-        redis = redis_client()
-        now = time.time()
-        refused = redis.zrangebyscore(REFUSED_KEY, now - HOUR, "+inf", withscores=True)
-        keys = [k.decode() for k, _ in refused]
-        use = usage(redis, keys, now=now)
-        rows = [
-            {
-                "kind": k.split(":")[2],
-                "target": k.split(":", 3)[3],
-                "last_refused": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(at)),
-                "last_hour": use[k].last_hour,
-                "last_day": use[k].last_day,
-            }
-            for k, (_, at) in zip(keys, refused, strict=True)
-        ]
+        rows = senders_at_limit(redis=redis_client())
         context = {
             **self.admin_site.each_context(request),
             "title": "Senders at their sending limit (refused in the last hour)",
-            "rows": sorted(rows, key=lambda r: r["last_refused"], reverse=True),
+            "rows": rows,
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "admin/limits/at_limit.html", context)

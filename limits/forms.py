@@ -14,31 +14,17 @@ def _field(label: str) -> forms.IntegerField:
 
 
 class OwnLimitForm(forms.Form):
-    """A customer's own limit for a domain or a mailbox: empty inherits, never higher than
-    what it inherits (`inherited`: field name -> the inherited limit, None for no limit)."""
+    """A customer's own limits for a domain (per hour, per day) or a mailbox (and per
+    message); empty inherits. The ceiling is the service's rule (own_limit_set)."""
 
     per_hour = _field(_("Recipients per hour"))
     per_day = _field(_("Recipients per day"))
     per_message = _field(_("Recipients per message"))
 
-    def __init__(self, *args, inherited: dict[str, int | None], **kwargs) -> None:
+    def __init__(self, *args, per_message: bool, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.inherited = inherited
-        for name in list(self.fields):
-            if name not in inherited:
-                del self.fields[name]
-
-    def clean(self):
-        data = super().clean()
-        for name, ceiling in self.inherited.items():
-            value = data.get(name)
-            if value is not None and ceiling is not None and value > ceiling:
-                self.add_error(
-                    name,
-                    _("At most %(n)d: a limit can only be lowered here, not raised.")
-                    % {"n": ceiling},
-                )
-        return data
+        if not per_message:
+            del self.fields["per_message"]
 
 
 class SendingLimitsForm(forms.ModelForm):

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 
 from redis import RedisError
 
-from limits.models import DomainLimit, MailboxLimit, SendingLimits
+from limits.counters import HOUR, REFUSED_KEY, key, usage
+from limits.models import LIMIT_FIELDS, DomainLimit, MailboxLimit, SendingLimits
 from lwsmail.models import Domain, Hosting, Mailbox
 
 log = logging.getLogger(__name__)
@@ -47,66 +49,45 @@ def server_default() -> dict[str, int | None]:
     row = SendingLimits.objects.filter(hosting__isnull=True).first()
     if row is None:
         return dict(SERVER_DEFAULT)
-    return {name: getattr(row, name) for name in SendingLimits.FIELDS}
+    return {name: getattr(row, name) for name in LIMIT_FIELDS}
 
 
-def hosting_inherited(
-    hosting: Hosting, *, default: dict[str, int | None] | None = None
-) -> dict[str, int | None]:
-    """What the hosting's domains and mailboxes inherit: staff's values for this hosting
-    where set, the server default elsewhere."""
-    values = dict(default if default is not None else server_default())
-    own = SendingLimits.objects.filter(hosting=hosting).first()
-    if own is not None:
-        values.update({n: getattr(own, n) for n in SendingLimits.FIELDS if getattr(own, n)})
+def inherit(default: dict[str, int | None], row: SendingLimits | None) -> dict[str, int | None]:
+    """What a hosting's domains and mailboxes inherit: the hosting row's values where staff
+    set them, the server default elsewhere."""
+    values = dict(default)
+    if row is not None:
+        values.update({n: v for n in LIMIT_FIELDS if (v := getattr(row, n)) is not None})
     return values
 
 
-@dataclass(frozen=True)
-class Limits:
-    """Everything one sender's recipient is checked against."""
-
-    mailbox: Window
-    domain: Window
-    hosting: Window
-    per_message: int | None
-    inherited_mailbox: Window
-    inherited_domain: Window
-    inherited_per_message: int | None
+def hosting_inherited(hosting: Hosting) -> dict[str, int | None]:
+    return inherit(server_default(), SendingLimits.objects.filter(hosting=hosting).first())
 
 
-def _window(inherited: dict, prefix: str, own: DomainLimit | MailboxLimit | None) -> Window:
+def window(
+    inherited: dict[str, int | None], prefix: str, own: DomainLimit | MailboxLimit | None = None
+) -> Window:
+    """The `prefix` ("mailbox", "domain", "hosting") window in force: the lower of the
+    inherited value and the customer's own."""
     return Window(
         lower(inherited[f"{prefix}_per_hour"], own.per_hour if own else None),
         lower(inherited[f"{prefix}_per_day"], own.per_day if own else None),
     )
 
 
-def mailbox_limits(mailbox: Mailbox, *, inherited: dict[str, int | None] | None = None) -> Limits:
-    """The limits in force for one mailbox (and the domain and hosting it sends for)."""
-    domain = mailbox.domain
-    inherited = inherited or hosting_inherited(domain.hosting)
-    own_box = MailboxLimit.objects.filter(mailbox=mailbox).first()
-    own_domain = DomainLimit.objects.filter(domain=domain).first()
-    return Limits(
-        mailbox=_window(inherited, "mailbox", own_box),
-        domain=_window(inherited, "domain", own_domain),
-        hosting=_window(inherited, "hosting", None),
-        per_message=lower(inherited["per_message"], own_box.per_message if own_box else None),
-        inherited_mailbox=_window(inherited, "mailbox", None),
-        inherited_domain=_window(inherited, "domain", None),
-        inherited_per_message=inherited["per_message"],
-    )
-
-
-def domain_limits(domain: Domain, *, inherited: dict[str, int | None] | None = None) -> Window:
-    inherited = inherited or hosting_inherited(domain.hosting)
-    return _window(inherited, "domain", DomainLimit.objects.filter(domain=domain).first())
-
-
-def domain_inherited(domain: Domain) -> Window:
-    """What a domain inherits from its hosting (its customer may only go lower)."""
-    return _window(hosting_inherited(domain.hosting), "domain", None)
+def own_limit_ceilings(target: Domain | Mailbox) -> dict[str, int | None]:
+    """What a customer's own limits of a domain or a mailbox may not exceed (None: any)."""
+    if isinstance(target, Mailbox):
+        inherited = hosting_inherited(target.domain.hosting)
+        ceilings = window(inherited, "mailbox")
+        return {
+            "per_hour": ceilings.per_hour,
+            "per_day": ceilings.per_day,
+            "per_message": inherited["per_message"],
+        }
+    ceilings = window(hosting_inherited(target.hosting), "domain")
+    return {"per_hour": ceilings.per_hour, "per_day": ceilings.per_day}
 
 
 @dataclass(frozen=True)
@@ -150,65 +131,55 @@ def _near(used: int | None, limit: int | None) -> bool:
 
 def hosting_limit_rows(*, hosting: Hosting, redis) -> list[LimitRow]:
     """The hosting, then each domain, then each mailbox, with this hour's and today's use."""
-    from limits.counters import key, usage
-
     inherited = hosting_inherited(hosting)
     domains = list(Domain.objects.filter(hosting=hosting).select_related("own_limit"))
     boxes = list(
         Mailbox.objects.filter(domain__hosting=hosting).select_related("own_limit", "domain")
     )
-    keys = (
-        [key("hosting", hosting.pk)]
-        + [key("domain", d.name) for d in domains]
-        + [key("mailbox", b.address) for b in boxes]
-    )
+    targets = [("hosting", hosting.pk, hosting.name, None)]
+    targets += [("domain", d.pk, d.name, getattr(d, "own_limit", None)) for d in domains]
+    targets += [("mailbox", b.pk, b.address, getattr(b, "own_limit", None)) for b in boxes]
+    keys = [key(kind, pk if kind == "hosting" else name) for kind, pk, name, _ in targets]
     try:
         use = usage(redis, keys)
     except RedisError:
         log.exception("sending limits: use unreadable")
         use = {}  # the page says it does not know, never that nothing was sent
-    hosting_window = _window(inherited, "hosting", None)
-    rows = [
-        LimitRow(
-            "hosting",
-            hosting.pk,
-            hosting.name,
-            hosting_window,
-            Window(None, None),
-            hosting_window,
-            None,
-            None,
-            None,
-            *_used(use, keys[0]),
+    rows = []
+    for (kind, pk, name, own), k in zip(targets, keys, strict=True):
+        inherited_pm = inherited["per_message"] if kind == "mailbox" else None
+        own_pm = getattr(own, "per_message", None)
+        rows.append(
+            LimitRow(
+                kind=kind,
+                pk=pk,
+                name=name,
+                inherited=window(inherited, kind),
+                own=Window(own.per_hour, own.per_day) if own else Window(None, None),
+                in_force=window(inherited, kind, own),
+                inherited_per_message=inherited_pm,
+                own_per_message=own_pm,
+                per_message=lower(inherited_pm, own_pm) if kind == "mailbox" else None,
+                last_hour=use[k].last_hour if k in use else None,
+                last_day=use[k].last_day if k in use else None,
+            )
         )
-    ]
-    for domain in domains:
-        own = getattr(domain, "own_limit", None)
-        rows.append(
-            LimitRow(
-                "domain", domain.pk, domain.name,
-                _window(inherited, "domain", None),
-                Window(own.per_hour, own.per_day) if own else Window(None, None),
-                _window(inherited, "domain", own),
-                None, None, None,
-                *_used(use, key("domain", domain.name)),
-            )
-        )  # fmt: skip
-    for box in boxes:
-        own = getattr(box, "own_limit", None)
-        own_pm = own.per_message if own else None
-        rows.append(
-            LimitRow(
-                "mailbox", box.pk, box.address,
-                _window(inherited, "mailbox", None),
-                Window(own.per_hour, own.per_day) if own else Window(None, None),
-                _window(inherited, "mailbox", own),
-                inherited["per_message"], own_pm, lower(inherited["per_message"], own_pm),
-                *_used(use, key("mailbox", box.address)),
-            )
-        )  # fmt: skip
     return rows
 
 
-def _used(use: dict, k: str) -> tuple[int | None, int | None]:
-    return (use[k].last_hour, use[k].last_day) if k in use else (None, None)
+def senders_at_limit(*, redis, now: float | None = None) -> list[dict]:
+    """Counters refused a recipient in the last hour, the latest first, with their use now."""
+    now = time.time() if now is None else now
+    refused = redis.zrevrangebyscore(REFUSED_KEY, "+inf", now - HOUR, withscores=True)
+    keys = [k.decode() for k, _ in refused]
+    use = usage(redis, keys, now=now)
+    return [
+        {
+            "kind": k.split(":")[2],
+            "target": k.split(":", 3)[3],
+            "last_refused": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(at)),
+            "last_hour": use[k].last_hour,
+            "last_day": use[k].last_day,
+        }
+        for k, (_, at) in zip(keys, refused, strict=True)
+    ]

@@ -23,7 +23,7 @@ from django.db import transaction
 from abuse.enforcement.blockstate import client, redis_apply
 from limits.counters import ADMIT
 from limits.models import DomainLimit, MailboxLimit, SendingLimits
-from limits.selectors import SERVER_DEFAULT, Window, lower
+from limits.selectors import inherit, lower, server_default, window
 from lwsmail.models import Domain, Hosting, Mailbox, SystemUser
 
 log = logging.getLogger(__name__)
@@ -31,19 +31,16 @@ LIMITS_KEY = "lwsmail:limits"
 
 
 def _pair(values: dict, prefix: str, own=None) -> list[int]:
-    return Window(
-        lower(values[f"{prefix}_per_hour"], own.per_hour if own else None),
-        lower(values[f"{prefix}_per_day"], own.per_day if own else None),
-    ).pair()
+    return window(values, prefix, own).pair()
 
 
 def _entries(hosting_ids: Iterable[int] | None = None) -> dict[str, str]:
     """Every field of the hash for these hostings (all when None), in a few queries."""
-    rows = {r.hosting_id: r for r in SendingLimits.objects.all()}
-    server = rows.get(None)
-    default = (
-        {n: getattr(server, n) for n in SendingLimits.FIELDS} if server else dict(SERVER_DEFAULT)
-    )
+    default = server_default()
+    by_staff = {
+        r.hosting_id: inherit(default, r)
+        for r in SendingLimits.objects.filter(hosting__isnull=False)
+    }
     domains = Domain.objects.all()
     boxes = Mailbox.objects.select_related("domain")
     uids = SystemUser.objects.all()
@@ -54,16 +51,8 @@ def _entries(hosting_ids: Iterable[int] | None = None) -> dict[str, str]:
     own_domain = {d.domain_id: d for d in DomainLimit.objects.filter(domain__in=domains)}
     own_box = {b.mailbox_id: b for b in MailboxLimit.objects.filter(mailbox__in=boxes)}
 
-    inherited_cache: dict[int, dict] = {}
-
     def inherited(hosting_id: int) -> dict:
-        if hosting_id not in inherited_cache:
-            values = dict(default)
-            own = rows.get(hosting_id)
-            if own is not None:
-                values.update({n: getattr(own, n) for n in SendingLimits.FIELDS if getattr(own, n)})
-            inherited_cache[hosting_id] = values
-        return inherited_cache[hosting_id]
+        return by_staff.get(hosting_id, default)
 
     fields: dict[str, str] = {
         "default": json.dumps(

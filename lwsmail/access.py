@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 
-from lwsmail.models import Hosting, Mailbox
+from lwsmail.models import Domain, Hosting, Mailbox
 
 
 def staff_viewing(request: HttpRequest) -> bool:
@@ -26,6 +26,13 @@ def mailbox_for(request: HttpRequest, hosting_id: int, mailbox_id: int) -> Mailb
     hosting = hosting_for(request, hosting_id)
     return get_object_or_404(
         Mailbox.objects.select_related("domain"), pk=mailbox_id, domain__hosting=hosting
+    )
+
+
+def domain_for(request: HttpRequest, hosting_id: int, domain_id: int) -> Domain:
+    hosting = hosting_for(request, hosting_id)
+    return get_object_or_404(
+        Domain.objects.select_related("hosting"), pk=domain_id, hosting=hosting
     )
 
 

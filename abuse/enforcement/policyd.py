@@ -14,6 +14,7 @@ import logging
 import resource
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import redis.asyncio as aioredis
 from django.conf import settings
@@ -44,104 +45,89 @@ def reply(entry: dict, sender: str, now: datetime) -> str | None:
     )
 
 
-class BlockLookups:
-    """Coalesces the lookups of every request that arrives in the same event-loop pass into
-    one HMGET per hash: a Redis round trip per request would cost more CPU than all the rest
-    of the request (measured in bench/policyd.py). Every answer still reads Redis, never a
-    copy. A field is (hash, field)."""
+class PassBatch:
+    """Coalesces what every request of one event-loop pass asks Redis into one round trip:
+    a round trip per request would cost more CPU than all the rest of the request
+    (measured in bench/policyd.py). Every answer still reads Redis, never a copy; an error
+    reaches each waiting request, which decides what it means."""
 
     def __init__(self, redis: aioredis.Redis) -> None:
         self.redis = redis
-        self.pending: list[tuple[list[tuple[str, str]], asyncio.Future]] = []
-        self.fetching: set[asyncio.Task] = set()  # the loop keeps only weak references
+        self.pending: list[tuple[Any, asyncio.Future]] = []
+        self.running: set[asyncio.Task] = set()  # the loop keeps only weak references
 
-    async def get(self, fields: list[tuple[str, str]]) -> list[bytes | None]:
+    async def ask(self, item: Any) -> Any:
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         if not self.pending:
-            # After the handlers already woken in this pass have added their own fields.
+            # After the handlers already woken in this pass have added their own items.
             loop.call_soon(self._flush)
-        self.pending.append((fields, future))
+        self.pending.append((item, future))
         return await future
 
     def _flush(self) -> None:
         batch, self.pending = self.pending, []
-        task = asyncio.ensure_future(self._fetch(batch))
-        self.fetching.add(task)
-        task.add_done_callback(self.fetching.discard)
-
-    async def _fetch(self, batch: list[tuple[list[tuple[str, str]], asyncio.Future]]) -> None:
-        wanted: dict[str, list[str]] = {}
-        for fields, _ in batch:
-            for name, f in fields:
-                wanted.setdefault(name, []).append(f)
-        try:
-            if len(wanted) == 1:
-                [(name, names)] = wanted.items()
-                replies = [await self.redis.hmget(name, names)]
-            else:
-                pipe = self.redis.pipeline(transaction=False)
-                for name, names in wanted.items():
-                    pipe.hmget(name, names)
-                replies = await pipe.execute()
-        except Exception as exc:  # each waiting request decides what an error means
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
-            return
-        found = {name: iter(values) for name, values in zip(wanted, replies, strict=True)}
-        for fields, future in batch:
-            values = [next(found[name]) for name, _ in fields]
-            if not future.done():
-                future.set_result(values)
-
-
-class RateChecks:
-    """Coalesces the counting scripts of every request of one event-loop pass into one
-    pipeline, as BlockLookups does for the lookups: each script stays atomic on its own,
-    only the round trips are shared."""
-
-    def __init__(self, redis: aioredis.Redis) -> None:
-        self.redis = redis
-        self.sha: str | None = None
-        self.pending: list[tuple[list[str], list, asyncio.Future]] = []
-        self.running: set[asyncio.Task] = set()
-
-    async def run(self, keys: list[str], args: list) -> list:
-        loop = asyncio.get_running_loop()
-        future = loop.create_future()
-        if not self.pending:
-            loop.call_soon(self._flush)
-        self.pending.append((keys, args, future))
-        return await future
-
-    def _flush(self) -> None:
-        batch, self.pending = self.pending, []
-        task = asyncio.ensure_future(self._execute(batch))
+        task = asyncio.ensure_future(self._answer(batch))
         self.running.add(task)
         task.add_done_callback(self.running.discard)
 
-    async def _execute(self, batch: list[tuple[list[str], list, asyncio.Future]]) -> None:
+    async def _answer(self, batch: list[tuple[Any, asyncio.Future]]) -> None:
         try:
-            if self.sha is None:
-                self.sha = await self.redis.script_load(ADMIT)
-            try:
-                results = await self._pipeline(batch)
-            except aioredis.exceptions.NoScriptError:  # Redis restarted: load it again
-                self.sha = await self.redis.script_load(ADMIT)
-                results = await self._pipeline(batch)
+            results = await self.fetch([item for item, _ in batch])
         except Exception as exc:
-            for *_, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
-            return
-        for (*_, future), result in zip(batch, results, strict=True):
-            if not future.done():
+            results, error = [None] * len(batch), exc
+        else:
+            error = None
+        for (_, future), result in zip(batch, results, strict=True):
+            if future.done():
+                continue
+            if error is not None:
+                future.set_exception(error)
+            else:
                 future.set_result(result)
 
-    async def _pipeline(self, batch: list[tuple[list[str], list, asyncio.Future]]) -> list:
+    async def fetch(self, items: list[Any]) -> list[Any]:
+        raise NotImplementedError
+
+
+class BlockLookups(PassBatch):
+    """Each item a list of (hash, field); one HMGET per hash for the whole pass."""
+
+    async def fetch(self, items: list[list[tuple[str, str]]]) -> list[list[bytes | None]]:
+        wanted: dict[str, list[str]] = {}
+        for fields in items:
+            for name, f in fields:
+                wanted.setdefault(name, []).append(f)
+        if len(wanted) == 1:  # one command costs less than a pipeline of one
+            [(name, names)] = wanted.items()
+            replies = [await self.redis.hmget(name, names)]
+        else:
+            pipe = self.redis.pipeline(transaction=False)
+            for name, names in wanted.items():
+                pipe.hmget(name, names)
+            replies = await pipe.execute()
+        found = {name: iter(values) for name, values in zip(wanted, replies, strict=True)}
+        return [[next(found[name]) for name, _ in fields] for fields in items]
+
+
+class RateChecks(PassBatch):
+    """Each item (keys, args) of the counting script; one pipeline for the whole pass, in
+    which each script stays atomic on its own."""
+
+    sha: str | None = None
+
+    async def fetch(self, items: list[tuple[list[str], list]]) -> list[list]:
+        if self.sha is None:
+            self.sha = await self.redis.script_load(ADMIT)
+        try:
+            return await self._pipeline(items)
+        except aioredis.exceptions.NoScriptError:  # Redis restarted: load it again
+            self.sha = await self.redis.script_load(ADMIT)
+            return await self._pipeline(items)
+
+    async def _pipeline(self, items: list[tuple[list[str], list]]) -> list[list]:
         pipe = self.redis.pipeline(transaction=False)
-        for keys, args, _ in batch:
+        for keys, args in items:
             pipe.evalsha(self.sha, len(keys), *keys, *args)
         return await pipe.execute()
 
@@ -214,7 +200,7 @@ class PolicyServer:
         if limited:
             fields += [(LIMITS_KEY, f"mailbox:{sender}"), (LIMITS_KEY, "default")]
         try:
-            stored = await self.lookups.get(fields)
+            stored = await self.lookups.ask(fields)
             now = datetime.now(UTC)
             entries = [json.loads(v) for v in stored[:2] if v]
             for entry in sorted(entries, key=lambda e: -e.get("rank", 0)):
@@ -241,7 +227,7 @@ class PolicyServer:
         per_message = per_message if instance else 0
         keys = admit_keys(counters, instance)
         args = admit_args(counters, recipients=1, per_message=per_message)
-        found = refusal(await self.rate_checks.run(keys, args), counters)
+        found = refusal(await self.rate_checks.ask((keys, args)), counters)
         return "DUNNO" if found is None else found.reply(sender)
 
     def _allowed(self, writer: asyncio.StreamWriter) -> bool:
