@@ -8,6 +8,7 @@ from django.db import OperationalError
 from abuse.enforcement.blockstate import blockstate_rebuild
 from abuse.notifications import block_notify, blocks_notify_pending
 from abuse.services import blocks_lift_expired
+from lwsmail.celery import MAIL_TASK_OPTIONS
 
 
 @shared_task(
@@ -17,14 +18,7 @@ def lift_expired_blocks() -> int:
     return blocks_lift_expired()
 
 
-@shared_task(
-    acks_late=True,
-    autoretry_for=(OperationalError, smtplib.SMTPException, OSError),
-    retry_backoff=10,
-    retry_backoff_max=600,
-    retry_jitter=True,
-    max_retries=10,
-)
+@shared_task(autoretry_for=(OperationalError, smtplib.SMTPException, OSError), **MAIL_TASK_OPTIONS)
 def notify_block(block_id: int) -> bool:
     return block_notify(block_id=block_id)
 

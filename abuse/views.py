@@ -18,12 +18,13 @@ from abuse.selectors import (
     unblock_availability,
 )
 from abuse.services import UnblockRefused, hosting_unblock
-from limits.selectors import hosting_limit_rows
+from limits.selectors import hosting_holds, hosting_limit_rows
 from lwsmail.access import client_ip, hosting_for
 
 
 def _page(request: HttpRequest, hosting, form: UnblockForm, status: int = 200) -> HttpResponse:
     now = timezone.now()
+    redis = redis_client()
     context = {
         "hosting": hosting,
         "availability": unblock_availability(hosting=hosting, now=now),
@@ -32,10 +33,11 @@ def _page(request: HttpRequest, hosting, form: UnblockForm, status: int = 200) -
         "support_url": settings.SUPPORT_URL,
         "meters": hosting_meters(hosting=hosting, now=now),
         "sending": [
-            r
-            for r in hosting_limit_rows(hosting=hosting, redis=redis_client())
-            if r.kind != "mailbox"
+            r for r in hosting_limit_rows(hosting=hosting, redis=redis) if r.kind != "mailbox"
         ],
+        "holds": sorted(
+            hosting_holds(hosting=hosting, redis=redis).values(), key=lambda h: h.address
+        ),
         "form": form,
     }
     return render(request, "abuse/mail_abuse.html", context, status=status)

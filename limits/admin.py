@@ -1,15 +1,23 @@
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.urls import path
 
 from abuse.enforcement.blockstate import client as redis_client
 from limits.forms import SendingLimitsForm
-from limits.models import DomainLimit, MailboxLimit, SendingLimits
+from limits.models import (
+    DomainLimit,
+    Hold,
+    HoldSettings,
+    MailboxBaseline,
+    MailboxLimit,
+    SendingLimits,
+)
 from limits.selectors import senders_at_limit
-from limits.services import sending_limits_published
+from limits.services import hold_lift, sending_limits_published
 from lwsmail.admin_audit import AuditedAdmin, ReadOnlyAdmin
 
 
@@ -61,3 +69,63 @@ class DomainLimitAdmin(ReadOnlyAdmin):
 class MailboxLimitAdmin(ReadOnlyAdmin):
     list_display = ["mailbox", "per_hour", "per_day", "per_message", "updated_at"]
     search_fields = ["mailbox__address"]
+
+
+@admin.register(HoldSettings)
+class HoldSettingsAdmin(AuditedAdmin):
+    list_display = ["__str__", "enabled", "volume_factor", "volume_floor", "max_networks"]
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return not HoldSettings.objects.exists()
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def save_model(self, request, obj, form, change) -> None:
+        super().save_model(request, obj, form, change)
+        # The volumes that hold are published with the limits (server default row).
+        sending_limits_published(row=SendingLimits(hosting=None))
+
+
+@admin.register(MailboxBaseline)
+class MailboxBaselineAdmin(ReadOnlyAdmin):
+    list_display = ["mailbox", "hourly", "computed_at"]
+    search_fields = ["mailbox__address"]
+
+
+@admin.register(Hold)
+class HoldAdmin(ReadOnlyAdmin):
+    list_display = [
+        "mailbox",
+        "hosting",
+        "reason",
+        "started_at",
+        "observed",
+        "threshold",
+        "lifted_at",
+    ]
+    list_filter = ["reason", ("lifted_at", admin.EmptyFieldListFilter)]
+    list_select_related = ["mailbox", "hosting"]
+    search_fields = ["mailbox__address", "hosting__name"]
+    readonly_fields = [f.name for f in Hold._meta.fields]
+    actions = ["lift_selected"]
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        # Viewing a hold and lifting it by the action; its fields stay the service's.
+        return request.user.has_perm("limits.change_hold")
+
+    def get_fields(self, request, obj=None):
+        return self.readonly_fields
+
+    @admin.action(description="Lift selected holds (the password is safe)", permissions=["change"])
+    def lift_selected(self, request: HttpRequest, queryset: QuerySet[Hold]) -> None:
+        lifted = sum(
+            hold_lift(
+                hold=hold,
+                reason=Hold.LiftReason.STAFF,
+                user=request.user,
+                client_ip=request.META.get("REMOTE_ADDR"),
+            )
+            for hold in queryset.standing().select_related("mailbox")
+        )
+        self.message_user(request, f"{lifted} hold(s) lifted.", messages.SUCCESS)

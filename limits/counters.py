@@ -8,6 +8,7 @@ window and until t + 24 hours in the daily one. The same script runs in Rspamd
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from dataclasses import dataclass
@@ -16,22 +17,30 @@ from datetime import UTC, datetime
 PREFIX = "lwsmail:rate:"
 # Who met a limit, and when last (staff's "at their limit now"): counter key -> time.
 REFUSED_KEY = "lwsmail:rate:refused"
+# Mailboxes on hold (L-HOLD): address -> JSON {t: token, at, why, n: seen, max, nets}.
+HOLDS_KEY = "lwsmail:holds"
 HOUR, DAY = 3600, 86400
 
-# KEYS: the counters, then the message's own counter, then REFUSED_KEY.
-# ARGV: now, a unique member prefix, recipients to add, per-message limit (0: none),
-#       then for each counter its hourly and daily limits (0: none).
-# Returns {-1} when counted, else {index of the counter (0: the message), 'hour' | 'day' |
-# 'message', the limit, when a place frees up (seconds, as a string; '0': never)}.
+# KEYS: the counters, then the message's own counter, then REFUSED_KEY; with detection,
+#       then the mailbox's networks, HOLDS_KEY and the mailbox's lift floor.
+# ARGV: now, a unique member prefix, recipients to add, per-message limit (0: none), the
+#       number of counters, then for each counter its hourly and daily limits (0: none);
+#       with detection, then the volume that holds (0: none), the client network ('':
+#       none), the networks that hold (0: none) and the mailbox (the field of HOLDS_KEY).
+# Returns {-1} when counted; {-2, 'volume' | 'networks', what was seen, the threshold,
+# 1 if this call started the hold, the hold's JSON} when the mailbox is held (nothing
+# counted); else {index of the counter (0: the message), 'hour' | 'day' | 'message', the
+# limit, when a place frees up (seconds, as a string; '0': never)}.
 ADMIT = """
 local now = tonumber(ARGV[1])
 local member = ARGV[2]
 local n = tonumber(ARGV[3])
 local per_message = tonumber(ARGV[4])
-local counters = #KEYS - 2
-local message = KEYS[#KEYS - 1]
+local counters = tonumber(ARGV[5])
+local message = KEYS[counters + 1]
+local refused = KEYS[counters + 2]
 local function refuse(i, window, limit, at)
-  redis.call('ZADD', KEYS[#KEYS], now, KEYS[i])
+  redis.call('ZADD', refused, now, KEYS[i])
   return {i, window, limit, at}
 end
 if per_message > 0 then
@@ -40,11 +49,33 @@ if per_message > 0 then
     return {0, 'message', per_message, '0'}
   end
 end
+local detect = 6 + 2 * counters
+local volume, since, hold = 0, 0, nil
+if ARGV[detect] then
+  local net, max_nets = ARGV[detect + 1], tonumber(ARGV[detect + 2])
+  local nets, holds, lifted = KEYS[counters + 3], KEYS[counters + 4], KEYS[counters + 5]
+  local box = ARGV[detect + 3]
+  volume = tonumber(ARGV[detect])
+  -- What came before the password was last changed is not the new password's doing.
+  since = math.max(now - 3600, tonumber(redis.call('GET', lifted) or '0'))
+  hold = function(why, seen, limit)
+    local entry = cjson.encode({t = member, at = now, why = why, n = seen, max = limit,
+      nets = redis.call('ZRANGE', nets, 0, -1)})
+    return {-2, why, seen, limit, redis.call('HSETNX', holds, box, entry), entry}
+  end
+  if net ~= '' and max_nets > 0 then
+    redis.call('ZADD', nets, now, net)
+    redis.call('ZREMRANGEBYSCORE', nets, '-inf', since)
+    redis.call('EXPIRE', nets, 3601)
+    local seen = redis.call('ZCARD', nets)
+    if seen > max_nets then return hold('networks', seen, max_nets) end
+  end
+end
 for i = 1, counters do
   local key = KEYS[i]
   redis.call('ZREMRANGEBYSCORE', key, '-inf', now - 86400)
-  local hour = tonumber(ARGV[3 + 2 * i])
-  local day = tonumber(ARGV[4 + 2 * i])
+  local hour = tonumber(ARGV[4 + 2 * i])
+  local day = tonumber(ARGV[5 + 2 * i])
   if day > 0 then
     local used = redis.call('ZCARD', key)
     if used + n > day then
@@ -63,6 +94,11 @@ for i = 1, counters do
       return refuse(i, 'hour', hour, tostring(tonumber(at[2]) + 3600))
     end
   end
+end
+-- Within its limits, a mailbox sending far above its usual volume is held.
+if volume > 0 then
+  local used = redis.call('ZCOUNT', KEYS[1], '(' .. tostring(since), '+inf')
+  if used + n > volume then return hold('volume', used + n, volume) end
 end
 for i = 1, counters do
   local args = {}
@@ -125,35 +161,95 @@ class Refusal:
         return text
 
 
+@dataclass(frozen=True)
+class Detection:
+    """What compromise detection checks for one authenticated mailbox (0 or '': off)."""
+
+    mailbox: str
+    volume: int  # recipients in one hour above which it is held
+    network: str  # the client's network ("192.0.2.0/24")
+    max_networks: int
+
+    def keys(self) -> list[str]:
+        return [key("nets", self.mailbox), HOLDS_KEY, key("lifted", self.mailbox)]
+
+    def args(self) -> list[str | int]:
+        return [self.volume, self.network, self.max_networks, self.mailbox]
+
+
+@dataclass(frozen=True)
+class Held:
+    """The script put the mailbox on hold (or found it held by another connection)."""
+
+    reason: str  # "volume" or "networks"
+    observed: int
+    threshold: int
+    new: bool  # this call started it
+    entry: dict  # what HOLDS_KEY holds for it
+
+    def reply(self, sender: str) -> str:
+        return hold_reply(sender)
+
+
+def hold_reply(sender: str) -> str:
+    """The Postfix action for a held mailbox: a permanent refusal naming the cure."""
+    return (
+        f"REJECT 5.7.1 L-HOLD <{sender}>: sending held, suspected stolen password, "
+        "change it in the panel"
+    )
+
+
 def admit_args(
-    counters: list[Counter], *, recipients: int, per_message: int, now: float | None = None
+    counters: list[Counter],
+    *,
+    recipients: int,
+    per_message: int,
+    now: float | None = None,
+    detection: Detection | None = None,
 ) -> list[str | int | float]:
     now = time.time() if now is None else now
     # 48 random bits tell the members of one counter apart (short: 10^5 mailboxes' counters
     # live in Redis memory).
-    args: list[str | int | float] = [repr(now), uuid.uuid4().hex[:12], recipients, per_message]
+    args: list[str | int | float] = [
+        repr(now),
+        uuid.uuid4().hex[:12],
+        recipients,
+        per_message,
+        len(counters),
+    ]
     for c in counters:
         args += [c.per_hour, c.per_day]
+    if detection is not None:
+        args += detection.args()
     return args
 
 
-def refusal(result: list, counters: list[Counter]) -> Refusal | None:
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def refusal(result: list, counters: list[Counter]) -> Refusal | Held | None:
     """What the script's answer means: None when the recipients were counted."""
     index = int(result[0])
+    if index == -2:
+        entry = json.loads(result[5])
+        return Held(_text(result[1]), int(result[2]), int(result[3]), bool(int(result[4])), entry)
     if index < 0:
         return None
-    window = result[1].decode() if isinstance(result[1], bytes) else str(result[1])
     resumes = float(result[3])
     return Refusal(
         counter=counters[index - 1] if index > 0 else None,
-        window=window,
+        window=_text(result[1]),
         limit=int(result[2]),
         resumes_at=datetime.fromtimestamp(resumes, UTC) if resumes > 0 else None,
     )
 
 
-def admit_keys(counters: list[Counter], message: str) -> list[str]:
-    return [c.key for c in counters] + [key("message", message or "none"), REFUSED_KEY]
+def admit_keys(
+    counters: list[Counter], message: str, detection: Detection | None = None
+) -> list[str]:
+    keys = [c.key for c in counters] + [key("message", message or "none"), REFUSED_KEY]
+    return keys + detection.keys() if detection is not None else keys
 
 
 def admit(
@@ -164,11 +260,15 @@ def admit(
     recipients: int = 1,
     per_message: int = 0,
     now: float | None = None,
-) -> Refusal | None:
-    """Count `recipients` on every counter if none is over its limit (synchronous Redis)."""
-    keys = admit_keys(counters, message)
+    detection: Detection | None = None,
+) -> Refusal | Held | None:
+    """Count `recipients` on every counter if none is over its limit and the mailbox is not
+    to be held (synchronous Redis)."""
+    keys = admit_keys(counters, message, detection)
     per_message = per_message if message else 0
-    args = admit_args(counters, recipients=recipients, per_message=per_message, now=now)
+    args = admit_args(
+        counters, recipients=recipients, per_message=per_message, now=now, detection=detection
+    )
     return refusal(redis.eval(ADMIT, len(keys), *keys, *args), counters)
 
 

@@ -4,6 +4,7 @@ may only go lower)."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q, Value
 from django.db.models.functions import Coalesce
@@ -90,3 +91,134 @@ class MailboxLimit(OwnLimit):
 
     def __str__(self) -> str:
         return f"limit of {self.mailbox}"
+
+
+class HoldSettings(models.Model):
+    """The thresholds of compromise detection (one row, seeded; staff edit it)."""
+
+    enabled = models.BooleanField(default=True)
+    volume_factor = models.PositiveSmallIntegerField(
+        default=10, help_text="Held above this many times the mailbox's baseline in one hour."
+    )
+    volume_floor = models.PositiveIntegerField(
+        default=50, help_text="Recipients in one hour never held for volume (new mailboxes)."
+    )
+    baseline_days = models.PositiveSmallIntegerField(
+        default=30, help_text="Days of recorded history the baseline is computed from."
+    )
+    baseline_percentile = models.PositiveSmallIntegerField(
+        default=95, help_text="Percentile of the mailbox's hourly volume that is its baseline."
+    )
+    max_networks = models.PositiveSmallIntegerField(
+        default=5, help_text="Held when it authenticates from more client networks in one hour."
+    )
+    ipv4_prefix = models.PositiveSmallIntegerField(
+        default=24, help_text="An IPv4 client network is this long a prefix."
+    )
+    ipv6_prefix = models.PositiveSmallIntegerField(
+        default=48, help_text="An IPv6 client network is this long a prefix."
+    )
+
+    class Meta:
+        verbose_name = "compromise detection settings"
+        verbose_name_plural = "compromise detection settings"
+        constraints = [
+            models.CheckConstraint(condition=Q(volume_factor__gte=1), name="hold_factor_min"),
+            models.CheckConstraint(condition=Q(volume_floor__gte=1), name="hold_floor_min"),
+            models.CheckConstraint(
+                condition=Q(baseline_days__gte=1, baseline_days__lte=366), name="hold_days_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(baseline_percentile__gte=1, baseline_percentile__lte=100),
+                name="hold_percentile_range",
+            ),
+            models.CheckConstraint(condition=Q(max_networks__gte=1), name="hold_networks_min"),
+            models.CheckConstraint(
+                condition=Q(ipv4_prefix__gte=8, ipv4_prefix__lte=32), name="hold_ipv4_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(ipv6_prefix__gte=16, ipv6_prefix__lte=128), name="hold_ipv6_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return "Compromise detection settings"
+
+    @classmethod
+    def load(cls) -> HoldSettings:
+        obj, _created = cls.objects.get_or_create(pk=1)
+        return obj
+
+    def volume_threshold(self, baseline: int) -> int:
+        """Recipients in one hour above which a mailbox with this baseline is held."""
+        return max(self.volume_floor, self.volume_factor * baseline)
+
+
+class MailboxBaseline(models.Model):
+    """A mailbox's usual hourly volume, from recorded history (absent: none recorded)."""
+
+    mailbox = models.OneToOneField(
+        Mailbox, primary_key=True, on_delete=models.CASCADE, related_name="baseline"
+    )
+    hourly = models.PositiveIntegerField(help_text="Recipients per hour, at the percentile.")
+    computed_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"baseline of {self.mailbox}"
+
+
+class HoldQuerySet(models.QuerySet["Hold"]):
+    def standing(self) -> HoldQuerySet:
+        return self.filter(lifted_at__isnull=True)
+
+
+class Hold(models.Model):
+    """A mailbox stopped because it behaved as a stolen password would (L-HOLD)."""
+
+    CODE = "L-HOLD"
+
+    class Reason(models.TextChoices):
+        VOLUME = "volume", _("far more recipients than usual")
+        NETWORKS = "networks", _("logins from too many networks")
+
+    class LiftReason(models.TextChoices):
+        PASSWORD = "password", _("password changed")
+        STAFF = "staff", _("lifted by support")
+
+    mailbox = models.ForeignKey(Mailbox, on_delete=models.CASCADE, related_name="holds")
+    hosting = models.ForeignKey(Hosting, on_delete=models.CASCADE, related_name="holds")
+    # The policy service's name for the hold: a retried record never makes two.
+    token = models.CharField(max_length=32, unique=True)
+    reason = models.CharField(max_length=16, choices=Reason.choices)
+    started_at = models.DateTimeField()
+    observed = models.PositiveIntegerField(help_text="Recipients in the hour, or networks.")
+    threshold = models.PositiveIntegerField()
+    networks = models.JSONField(default=list, blank=True)
+    notified_at = models.DateTimeField(null=True, blank=True)
+    lifted_at = models.DateTimeField(null=True, blank=True)
+    lifted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    lift_reason = models.CharField(max_length=16, choices=LiftReason.choices, blank=True)
+
+    objects = HoldQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-started_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["mailbox"],
+                condition=Q(lifted_at__isnull=True),
+                name="one_standing_hold_per_mailbox",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.CODE} {self.mailbox}"
+
+    @property
+    def code(self) -> str:
+        return self.CODE
+
+    def is_standing(self) -> bool:
+        return self.lifted_at is None

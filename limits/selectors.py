@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from redis import RedisError
 
-from limits.counters import HOUR, REFUSED_KEY, key, usage
-from limits.models import LIMIT_FIELDS, DomainLimit, MailboxLimit, SendingLimits
+from limits.counters import HOLDS_KEY, HOUR, REFUSED_KEY, key, usage
+from limits.models import LIMIT_FIELDS, DomainLimit, Hold, MailboxLimit, SendingLimits
 from lwsmail.models import Domain, Hosting, Mailbox
 
 log = logging.getLogger(__name__)
@@ -183,3 +185,54 @@ def senders_at_limit(*, redis, now: float | None = None) -> list[dict]:
         }
         for k, (_, at) in zip(keys, refused, strict=True)
     ]
+
+
+@dataclass(frozen=True)
+class HeldAddress:
+    """A mailbox the policy service refuses as compromised (L-HOLD)."""
+
+    mailbox_id: int
+    address: str
+    started_at: datetime
+    reason: str
+    observed: int
+    threshold: int
+
+    code = Hold.CODE
+
+    @property
+    def reason_text(self) -> str:
+        return str(Hold.Reason(self.reason).label) if self.reason in Hold.Reason.values else ""
+
+
+def hosting_holds(*, hosting: Hosting, redis) -> dict[str, HeldAddress]:
+    """The hosting's held mailboxes by address: those recorded, and those the policy
+    service holds whose record has not been written yet (the page says what it enforces)."""
+    held = {
+        h.mailbox.address: HeldAddress(
+            h.mailbox_id, h.mailbox.address, h.started_at, h.reason, h.observed, h.threshold
+        )
+        for h in Hold.objects.standing().filter(hosting=hosting).select_related("mailbox")
+    }
+    boxes = dict(Mailbox.objects.filter(domain__hosting=hosting).values_list("address", "pk"))
+    try:
+        stored = redis.hmget(HOLDS_KEY, list(boxes)) if boxes else []
+    except RedisError:
+        log.exception("holds unreadable in Redis; the recorded ones are shown")
+        return held
+    for address, value in zip(boxes, stored, strict=True):
+        if value is None or address in held:
+            continue
+        try:
+            entry = json.loads(value)
+            held[address] = HeldAddress(
+                boxes[address],
+                address,
+                datetime.fromtimestamp(float(entry["at"]), UTC),
+                str(entry.get("why", "")),
+                int(entry.get("n") or 0),
+                int(entry.get("max") or 0),
+            )
+        except (KeyError, TypeError, ValueError):
+            log.warning("hold of %s unreadable in Redis: %r", address, value)
+    return held

@@ -1,17 +1,42 @@
-"""Changing sending limits: the customer's own (lower only) and staff's."""
+"""Changing sending limits (the customer's own, lower only, and staff's); compromise holds:
+baselines, recording what the policy service held, lifting."""
 
 from __future__ import annotations
 
+import logging
+import math
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db import transaction
+from django.db import connection, transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from abuse.enforcement.blockstate import redis_apply
-from limits.models import DomainLimit, MailboxLimit, SendingLimits
+from limits.models import (
+    DomainLimit,
+    Hold,
+    HoldSettings,
+    MailboxBaseline,
+    MailboxLimit,
+    SendingLimits,
+)
+from limits.notifications import hold_notification_queue, holds_pending
 from limits.selectors import own_limit_ceilings
-from limits.state import limits_publish, limits_rebuild
+from limits.state import (
+    hold_forget,
+    hold_restore,
+    hold_withdraw,
+    holds_stored,
+    limits_publish,
+    limits_rebuild,
+)
 from lwsmail.models import Domain, Mailbox
-from lwsmail.services import audit_record
+from lwsmail.services import audit_record, mailbox_set_password
+from tracking.models import OutboundMessage, Source, Status
+
+log = logging.getLogger(__name__)
 
 
 class LimitRefused(ValueError):
@@ -68,3 +93,162 @@ def sending_limits_published(*, row: SendingLimits) -> None:
         transaction.on_commit(lambda: redis_apply(limits_rebuild, "every sending limit"))
     else:
         limits_publish(hosting=row.hosting)
+
+
+def mailbox_baselines_compute(*, now: datetime | None = None) -> int:
+    """Recompute every mailbox's usual hourly volume from the recorded history (the
+    percentile of its hourly recipients over the settings' days, idle hours included) and
+    publish the volumes that hold; returns how many mailboxes have one."""
+    now = now or timezone.now()
+    detection = HoldSettings.load()
+    hours = detection.baseline_days * 24
+    # Nearest rank, counted from the top: idle hours are the lowest and are not stored.
+    rank = hours - math.ceil(detection.baseline_percentile * hours / 100) + 1
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT mailbox_id, (array_agg(n ORDER BY n DESC))[%s]
+            FROM (
+                SELECT mailbox_id, date_trunc('hour', sent_at) AS hour,
+                       SUM(CASE WHEN jsonb_typeof(recipients) = 'array'
+                                THEN GREATEST(jsonb_array_length(recipients), 1) ELSE 1 END) AS n
+                FROM {OutboundMessage._meta.db_table}
+                WHERE mailbox_id IS NOT NULL AND source = %s AND status = %s
+                  AND sent_at > %s AND sent_at <= %s
+                GROUP BY 1, 2
+            ) AS hourly
+            GROUP BY 1
+            """,
+            [rank, Source.MAILBOX, Status.SENT, now - timedelta(hours=hours), now],
+        )
+        rows = [(pk, int(value)) for pk, value in cursor.fetchall() if value]
+    with transaction.atomic():
+        MailboxBaseline.objects.exclude(mailbox_id__in=[pk for pk, _v in rows]).delete()
+        MailboxBaseline.objects.bulk_create(
+            [MailboxBaseline(mailbox_id=pk, hourly=v, computed_at=now) for pk, v in rows],
+            update_conflicts=True,
+            unique_fields=["mailbox"],
+            update_fields=["hourly", "computed_at"],
+            batch_size=5000,
+        )
+        transaction.on_commit(lambda: redis_apply(limits_rebuild, "volumes that hold"))
+    return len(rows)
+
+
+def hold_record(*, address: str, entry: dict[str, Any]) -> Hold | None:
+    """Record a hold the policy service started (once: its token) and queue its e-mails;
+    a hold that a later password change or lift already ended is cleared from Redis."""
+    token, started = str(entry["t"]), datetime.fromtimestamp(float(entry["at"]), UTC)
+    with transaction.atomic():
+        # The row lock orders this against a password change of the same mailbox.
+        mailbox = (
+            Mailbox.objects.select_for_update()
+            .select_related("domain")
+            .filter(address=address.lower())
+            .first()
+        )
+        if mailbox is None:
+            hold_forget(address=address, token=token)
+            return None
+        known = Hold.objects.filter(token=token).first()
+        if known is not None:
+            if not known.is_standing():
+                hold_withdraw(address=address, at=known.lifted_at.timestamp())
+            return known
+        if mailbox.password_changed_at is not None and mailbox.password_changed_at >= started:
+            hold_withdraw(address=address, at=mailbox.password_changed_at.timestamp())
+            return None
+        standing = Hold.objects.standing().filter(mailbox=mailbox).first()
+        if standing is not None:  # held already: the first hold is the one to tell of
+            return standing
+        hold = Hold.objects.create(
+            mailbox=mailbox,
+            hosting_id=mailbox.domain.hosting_id,
+            token=token,
+            reason=entry.get("why") if entry.get("why") in Hold.Reason.values else "volume",
+            started_at=started,
+            observed=max(int(entry.get("n") or 0), 0),
+            threshold=max(int(entry.get("max") or 0), 0),
+            networks=[str(n) for n in entry.get("nets") or [] if isinstance(n, str)][:50],
+        )
+        audit_record(
+            action="mailbox.held",
+            hosting=hold.hosting_id,
+            subject=mailbox.address,
+            data={"reason": hold.reason, "observed": hold.observed, "threshold": hold.threshold},
+            at=started,
+        )
+        transaction.on_commit(lambda: hold_notification_queue(hold.pk))
+    return hold
+
+
+def hold_lift(
+    *,
+    hold: Hold,
+    reason: str,
+    user: AbstractBaseUser | None,
+    client_ip: str | None = None,
+    now: datetime | None = None,
+) -> bool:
+    """End a standing hold (password changed, or support); False if it had ended."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        changed = (
+            Hold.objects.standing()
+            .filter(pk=hold.pk)
+            .update(lifted_at=now, lifted_by=user, lift_reason=reason)
+        )
+        if changed:
+            audit_record(
+                action="mailbox.hold_lifted",
+                actor=user,
+                hosting=hold.hosting_id,
+                subject=hold.mailbox.address,
+                data={"reason": reason},
+                client_ip=client_ip,
+                at=now,
+            )
+            hold_withdraw(address=hold.mailbox.address, at=now.timestamp())
+    return bool(changed)
+
+
+def mailbox_password_change(
+    *, mailbox: Mailbox, password: str, user: AbstractBaseUser | None, client_ip: str | None
+) -> None:
+    """Change a mailbox's password and lift its compromise hold at once (InvalidPassword)."""
+    with transaction.atomic():
+        mailbox_set_password(mailbox=mailbox, password=password, user=user, client_ip=client_ip)
+        for hold in Hold.objects.standing().filter(mailbox=mailbox).select_related("mailbox"):
+            hold_lift(
+                hold=hold,
+                reason=Hold.LiftReason.PASSWORD,
+                user=user,
+                client_ip=client_ip,
+                now=mailbox.password_changed_at,
+            )
+        # A hold Redis holds that is not recorded yet ends too: the password is new.
+        hold_withdraw(address=mailbox.address, at=mailbox.password_changed_at.timestamp())
+
+
+def holds_sync() -> int:
+    """Bring PostgreSQL and Redis's holds in step: record the holds the policy service
+    started (their task lost), clear the lifted ones, put back the standing ones Redis
+    lost; returns how many holds stand."""
+    stored = holds_stored()
+    for address, entry in stored.items():
+        try:
+            hold_record(address=address, entry=entry)
+        except (KeyError, TypeError, ValueError):
+            log.warning("hold of %s unreadable in Redis, left alone: %r", address, entry)
+    standing = 0
+    for pk in Hold.objects.standing().values_list("pk", flat=True):
+        with transaction.atomic():
+            hold = Hold.objects.standing().select_for_update().select_related("mailbox")
+            hold = hold.filter(pk=pk).first()
+            if hold is not None:
+                standing += 1
+                if hold.mailbox.address not in stored:
+                    hold_restore(hold=hold)
+    for pk in holds_pending():  # e-mails whose task was lost (hold_notify sends once)
+        hold_notification_queue(pk)
+    return standing

@@ -4,7 +4,10 @@ One hash, LIMITS_KEY:
 - "mailbox:<address>": {"h": hosting id, "d": domain, "m": [hour, day], "dl": [hour, day],
   "hl": [hour, day], "pm": per message} (0: no limit);
 - "uid:<uid>" (website scripts, for Rspamd): {"h", "hl", "pm", "domains": {name: [hour, day]}};
-- "default": the server default for a mailbox the panel has not published yet;
+- "default": the server default for a mailbox the panel has not published yet, and
+  compromise detection's settings: {"hv": volume that holds, "hn": networks that hold,
+  "p4", "p6": network prefix lengths} (0: detection off);
+- each mailbox's entry also holds "hv", its own volume that holds (from its baseline);
 - "admit_sha": the SHA1 of the counting script (limits/counters.py), loaded into Redis
   with it, which Rspamd calls by that name.
 PostgreSQL is the truth; a change publishes its hosting after the commit and
@@ -21,8 +24,15 @@ from collections.abc import Iterable
 from django.db import transaction
 
 from abuse.enforcement.blockstate import client, redis_apply
-from limits.counters import ADMIT
-from limits.models import DomainLimit, MailboxLimit, SendingLimits
+from limits.counters import ADMIT, HOLDS_KEY, key
+from limits.models import (
+    DomainLimit,
+    Hold,
+    HoldSettings,
+    MailboxBaseline,
+    MailboxLimit,
+    SendingLimits,
+)
 from limits.selectors import inherit, lower, server_default, window
 from lwsmail.models import Domain, Hosting, Mailbox, SystemUser
 
@@ -50,6 +60,13 @@ def _entries(hosting_ids: Iterable[int] | None = None) -> dict[str, str]:
         uids = uids.filter(hosting_id__in=hosting_ids)
     own_domain = {d.domain_id: d for d in DomainLimit.objects.filter(domain__in=domains)}
     own_box = {b.mailbox_id: b for b in MailboxLimit.objects.filter(mailbox__in=boxes)}
+    detection = HoldSettings.load()
+    baselines = dict(
+        MailboxBaseline.objects.filter(mailbox__in=boxes).values_list("mailbox_id", "hourly")
+    )
+
+    def hold_volume(baseline: int) -> int:
+        return detection.volume_threshold(baseline) if detection.enabled else 0
 
     def inherited(hosting_id: int) -> dict:
         return by_staff.get(hosting_id, default)
@@ -60,6 +77,10 @@ def _entries(hosting_ids: Iterable[int] | None = None) -> dict[str, str]:
                 "m": _pair(default, "mailbox"),
                 "dl": _pair(default, "domain"),
                 "pm": default["per_message"] or 0,
+                "hv": hold_volume(0),
+                "hn": detection.max_networks if detection.enabled else 0,
+                "p4": detection.ipv4_prefix,
+                "p6": detection.ipv6_prefix,
             }
         )
     }
@@ -81,6 +102,7 @@ def _entries(hosting_ids: Iterable[int] | None = None) -> dict[str, str]:
                 "dl": by_hosting[hosting_id][box.domain.name],
                 "hl": _pair(values, "hosting"),
                 "pm": lower(values["per_message"], own.per_message if own else None) or 0,
+                "hv": hold_volume(baselines.get(box.pk, 0)),
             }
         )
     for uid in uids:
@@ -118,3 +140,60 @@ def limits_rebuild() -> int:
     pipe.rename(tmp, LIMITS_KEY)
     pipe.execute()
     return len(fields)
+
+
+# Lift a hold only if it started before the lift (a newer one is news); from then on the
+# detection counts only what came after (KEYS: HOLDS_KEY, the mailbox's lift floor).
+_LIFT = """
+local v = redis.call('HGET', KEYS[1], ARGV[1])
+if v and tonumber(cjson.decode(v)['at']) <= tonumber(ARGV[2]) then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+end
+redis.call('SET', KEYS[2], ARGV[2], 'EX', 3600)
+"""
+
+
+def hold_entry(hold: Hold) -> str:
+    return json.dumps(
+        {
+            "t": hold.token,
+            "at": hold.started_at.timestamp(),
+            "why": hold.reason,
+            "n": hold.observed,
+            "max": hold.threshold,
+            "nets": hold.networks,
+        }
+    )
+
+
+def hold_withdraw(*, address: str, at: float) -> None:
+    """After commit, let the mailbox send again: clear its hold if it started by `at`."""
+
+    def clear() -> None:
+        keys = [HOLDS_KEY, key("lifted", address)]
+        client().eval(_LIFT, len(keys), *keys, address.lower(), repr(at))
+
+    transaction.on_commit(lambda: redis_apply(clear, f"lift the hold of {address}"))
+
+
+def holds_stored() -> dict[str, dict]:
+    """The holds the policy service enforces now: address -> what its script recorded."""
+    stored = client().hgetall(HOLDS_KEY)
+    return {k.decode(): json.loads(v) for k, v in stored.items()}
+
+
+def hold_restore(*, hold: Hold) -> None:
+    """Put back a standing hold Redis lost (restart): PostgreSQL still holds it."""
+    client().hsetnx(HOLDS_KEY, hold.mailbox.address.lower(), hold_entry(hold))
+
+
+_FORGET = """
+local v = redis.call('HGET', KEYS[1], ARGV[1])
+if v and cjson.decode(v)['t'] == ARGV[2] then return redis.call('HDEL', KEYS[1], ARGV[1]) end
+return 0
+"""
+
+
+def hold_forget(*, address: str, token: str) -> None:
+    """Remove a hold that nothing stands behind (its mailbox is gone), if still that one."""
+    client().eval(_FORGET, 1, HOLDS_KEY, address, token)

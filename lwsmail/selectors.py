@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from abuse.counting import strongest
 from abuse.models import Block, Scope
+from limits.selectors import HeldAddress
 from lwsmail.models import AuditEvent, Hosting, Mailbox
 
 
@@ -35,21 +36,32 @@ def hostings_overview(*, user) -> QuerySet[Hosting]:
 class AddressRow:
     mailbox: Mailbox
     block: Block | None  # the stronger of the address's own block and its domain's
+    hold: HeldAddress | None = None  # refused as compromised (after any block)
 
     @property
     def offers_password_change(self) -> bool:
-        return self.block is not None and not self.block.is_mail_abuse
+        return self.hold is not None or (self.block is not None and not self.block.is_mail_abuse)
 
 
-def hosting_addresses(*, hosting: Hosting, now: datetime | None = None) -> list[AddressRow]:
-    """Every mailbox of the hosting with the block that stops it, if any."""
+def hosting_addresses(
+    *,
+    hosting: Hosting,
+    holds: dict[str, HeldAddress] | None = None,
+    now: datetime | None = None,
+) -> list[AddressRow]:
+    """Every mailbox of the hosting with the block that stops it, if any, and its hold."""
+    holds = holds or {}
     now = now or timezone.now()
     blocks = Block.objects.active(now).filter(hosting=hosting)
     by_address = {b.target: b for b in blocks if b.scope == Scope.ADDRESS}
     by_domain = {b.domain_id: b for b in blocks if b.scope == Scope.DOMAIN}
     mailboxes = Mailbox.objects.filter(domain__hosting=hosting).select_related("domain")
     return [
-        AddressRow(m, _enforced(by_address.get(m.address), by_domain.get(m.domain_id)))
+        AddressRow(
+            m,
+            _enforced(by_address.get(m.address), by_domain.get(m.domain_id)),
+            holds.get(m.address),
+        )
         for m in mailboxes.order_by("domain__name", "address")
     ]
 

@@ -201,6 +201,8 @@ EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="lwsmail <no-reply@localhost>")
 EMAIL_MESSAGE_ID_DOMAIN = env.str("EMAIL_MESSAGE_ID_DOMAIN", default="lwsmail.invalid")
+# Who is alerted of a compromise hold; empty: every active staff user with an e-mail.
+STAFF_ALERT_EMAILS = env.list("STAFF_ALERT_EMAILS", default=[])
 
 # Celery: JSON only, late acks so that a worker killed mid-task loses nothing.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
@@ -264,6 +266,18 @@ CELERY_BEAT_SCHEDULE = {
         "task": "limits.tasks.rebuild_limits",
         "schedule": timedelta(seconds=300),
         "options": {"expires": 240},
+    },
+    # Holds the policy service started whose record task was lost; holds Redis lost.
+    "sync-compromise-holds": {
+        "task": "limits.tasks.sync_holds",
+        "schedule": timedelta(seconds=60),
+        "options": {"expires": 50},
+    },
+    # The usual hourly volume of each mailbox, which compromise detection compares with.
+    "compute-mailbox-baselines": {
+        "task": "limits.tasks.compute_baselines",
+        "schedule": timedelta(hours=6),
+        "options": {"expires": 3600},
     },
     # Suspension e-mails whose task was lost or gave up (block_notify sends each once).
     "notify-pending-blocks": {

@@ -9,11 +9,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from abuse.enforcement.blockstate import client as redis_client
-from limits.selectors import hosting_limit_rows
+from limits.selectors import hosting_holds, hosting_limit_rows
+from limits.services import mailbox_password_change
 from lwsmail.access import client_ip, hosting_for, mailbox_for
 from lwsmail.forms import MailboxPasswordForm
 from lwsmail.selectors import hosting_addresses, hosting_history, hostings_overview
-from lwsmail.services import InvalidPassword, mailbox_set_password
+from lwsmail.services import InvalidPassword
 
 
 @login_required
@@ -31,8 +32,13 @@ def home(request: HttpRequest) -> HttpResponse:
 @require_GET
 def addresses(request: HttpRequest, hosting_id: int) -> HttpResponse:
     hosting = hosting_for(request, hosting_id)
-    use = {r.name: r for r in hosting_limit_rows(hosting=hosting, redis=redis_client())}
-    rows = [(row, use.get(row.mailbox.address)) for row in hosting_addresses(hosting=hosting)]
+    redis = redis_client()
+    use = {r.name: r for r in hosting_limit_rows(hosting=hosting, redis=redis)}
+    holds = hosting_holds(hosting=hosting, redis=redis)
+    rows = [
+        (row, use.get(row.mailbox.address))
+        for row in hosting_addresses(hosting=hosting, holds=holds)
+    ]
     return render(request, "lwsmail/addresses.html", {"hosting": hosting, "rows": rows})
 
 
@@ -43,7 +49,7 @@ def mailbox_password(request: HttpRequest, hosting_id: int, mailbox_id: int) -> 
     form = MailboxPasswordForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            mailbox_set_password(
+            mailbox_password_change(
                 mailbox=mailbox,
                 password=form.cleaned_data["password1"],
                 user=request.user,

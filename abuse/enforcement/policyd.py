@@ -20,8 +20,21 @@ import redis.asyncio as aioredis
 from django.conf import settings
 
 from abuse.enforcement.blockstate import KEY, field
-from limits.counters import ADMIT, admit_args, admit_keys, counters_for, refusal
+from limits.counters import (
+    ADMIT,
+    HOLDS_KEY,
+    Detection,
+    Held,
+    admit_args,
+    admit_keys,
+    counters_for,
+    hold_reply,
+    refusal,
+)
 from limits.state import LIMITS_KEY
+from lwsmail.celery import app
+
+RECORD_HOLD_TASK = "limits.tasks.record_hold"
 
 log = logging.getLogger(__name__)
 # Postfix sends some 30 attributes, about 1 KiB; anything far bigger is not Postfix.
@@ -150,6 +163,27 @@ def networks(values: list[str]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Ne
         raise ValueError(f"POLICYD_ALLOWED_NETWORKS: {exc}") from None
 
 
+def detection_for(
+    sender: str, client_address: str, entry: dict | None, default: dict | None
+) -> Detection | None:
+    """What compromise detection checks for this login, from what the panel published."""
+    if not default:
+        return None
+    volume = int((entry or default).get("hv") or 0)
+    max_networks = int(default.get("hn") or 0)
+    try:
+        address = ipaddress.ip_address(client_address.strip())
+    except ValueError:
+        address = None  # "unknown", or no address: nothing to tell networks apart by
+    network = ""
+    if address is not None and max_networks:
+        prefix = default.get("p4", 24) if address.version == 4 else default.get("p6", 48)
+        network = str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
+    if not volume and not network:
+        return None
+    return Detection(sender, volume, network, max_networks)
+
+
 def descriptor_headroom() -> int:
     """Connections this process can hold: its open-file limit less what it needs besides."""
     soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -189,14 +223,17 @@ class PolicyServer:
         self.sweeper: asyncio.Task | None = None
 
     async def decide(self, attrs: dict[str, str]) -> str:
-        sender = (attrs.get("sasl_username") or attrs.get("sender") or "").strip().lower()
+        login = (attrs.get("sasl_username") or "").strip().lower()
+        sender = login or (attrs.get("sender") or "").strip().lower()
         if "@" not in sender:
             return "DUNNO"
         domain = sender.rpartition("@")[2]
         # Sending limits count authenticated recipients only: mail to the provider's own
-        # customers from outside asks too, and is nobody's quota.
-        limited = bool(attrs.get("sasl_username")) and attrs.get("protocol_state") == "RCPT"
+        # customers from outside asks too, and is nobody's quota. A hold stops a login.
+        limited = bool(login) and attrs.get("protocol_state") == "RCPT"
         fields = [(KEY, field("address", sender)), (KEY, field("domain", domain))]
+        if login:
+            fields.append((HOLDS_KEY, sender))
         if limited:
             fields += [(LIMITS_KEY, f"mailbox:{sender}"), (LIMITS_KEY, "default")]
         try:
@@ -207,8 +244,10 @@ class PolicyServer:
                 action = reply(entry, sender, now)
                 if action is not None:
                     return action
+            if login and stored[2]:
+                return hold_reply(sender)
             if limited:
-                return await self._count(sender, attrs.get("instance", ""), stored[2:])
+                return await self._count(sender, attrs, stored[3:])
         except (aioredis.RedisError, OSError) as exc:
             log.error(
                 "policyd: block state unreachable (%s); %s",
@@ -218,17 +257,33 @@ class PolicyServer:
             return "DUNNO" if self.fail_open else "DEFER_IF_PERMIT 4.7.1 policy service unavailable"
         return "DUNNO"
 
-    async def _count(self, sender: str, instance: str, stored: list[bytes | None]) -> str:
-        """Count one recipient against the sender's limits: DUNNO, or the L-RATE refusal."""
+    async def _count(self, sender: str, attrs: dict[str, str], stored: list) -> str:
+        """Count one recipient against the sender's limits and look for a stolen password:
+        DUNNO, the L-RATE refusal or the L-HOLD one."""
         entry, default = (json.loads(v) if v else None for v in stored)
         counters, per_message = counters_for(sender, entry, default)
         if not counters:
             return "DUNNO"
+        instance = attrs.get("instance", "")
         per_message = per_message if instance else 0
-        keys = admit_keys(counters, instance)
-        args = admit_args(counters, recipients=1, per_message=per_message)
+        detection = detection_for(sender, attrs.get("client_address", ""), entry, default)
+        keys = admit_keys(counters, instance, detection)
+        args = admit_args(counters, recipients=1, per_message=per_message, detection=detection)
         found = refusal(await self.rate_checks.ask((keys, args)), counters)
+        if isinstance(found, Held) and found.new:
+            self._record_hold(sender, found.entry)
         return "DUNNO" if found is None else found.reply(sender)
+
+    def _record_hold(self, sender: str, entry: dict) -> None:
+        # The broker call blocks: off the event loop. If it fails, the sync job records it.
+        def queue() -> None:
+            try:
+                app.send_task(RECORD_HOLD_TASK, args=[sender, entry])
+            except Exception:
+                log.exception("policyd: hold of %s not queued; the sync job records it", sender)
+
+        log.warning("policyd: %s held (%s, %s)", sender, entry.get("why"), entry.get("n"))
+        asyncio.get_running_loop().run_in_executor(None, queue)
 
     def _allowed(self, writer: asyncio.StreamWriter) -> bool:
         peer = writer.get_extra_info("peername")

@@ -164,6 +164,7 @@ local function count_website(task, uid)
     table.insert(args, (task:get_queue_id() or 'noqid') .. ':' .. tostring(rspamd_util.get_time()))
     table.insert(args, tostring(n))
     table.insert(args, '0')
+    table.insert(args, tostring(#counters))
     for _, c in ipairs(counters) do
       table.insert(args, tostring(c.hour or 0))
       table.insert(args, tostring(c.day or 0))

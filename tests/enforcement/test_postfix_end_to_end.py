@@ -19,7 +19,7 @@ from django.utils import timezone
 from abuse.enforcement.blockstate import KEY, field
 from abuse.enforcement.blockstate import client as blockstate
 from abuse.models import Block
-from limits.models import DomainLimit, MailboxLimit
+from limits.models import DomainLimit, Hold, HoldSettings, MailboxLimit
 from limits.state import limits_rebuild
 from tests.abuse.helpers import spam_at, website_spam_at
 from tests.factories import (
@@ -302,3 +302,38 @@ def test_a_website_script_over_its_domains_limit_is_held_back_by_rspamd(platform
         platform.rspamd.output()[-8000:]
     )
     assert not platform.delivered("Invoice 1")
+
+
+def test_a_mailbox_held_as_compromised_sends_again_once_its_password_is_changed(
+    platform, customer, client
+):
+    box, hosting = customer.box, customer.box.domain.hosting
+    # Staff's thresholds: more than 2 recipients in an hour holds this new mailbox.
+    HoldSettings.objects.filter(pk=1).update(volume_floor=2)
+    limits_rebuild()
+    for n in range(2):
+        platform.send(box.address, subject=f"Note {n}")
+
+    code, text = platform.refusal(box.address, subject="Note 2")
+
+    assert code == 554
+    assert text.startswith("5.7.1 ")
+    assert text.endswith(
+        f"L-HOLD <{box.address}>: sending held, suspected stolen password, change it in the panel"
+    )
+    # The worker records the hold the policy service started and tells the customer.
+    assert wait_until(lambda: Hold.objects.standing().filter(mailbox=box).exists(), timeout=30)
+    def told() -> list[EmailMessage]:
+        return [m for m in platform.inbox.received if f"[L-HOLD] {box.address}" in m["Subject"]]
+
+    assert wait_until(told, timeout=30), platform.postfix.log()[-3000:]
+    assert told()[0]["To"] == "marie@fai.test"
+
+    client.force_login(customer)
+    url = reverse("mailbox-password", args=[hosting.pk, box.pk])
+    new = "Une phrase de passe toute neuve"
+    assert client.post(url, {"password1": new, "password2": new}).status_code == 302
+
+    platform.send(box.address, subject="Note 3")
+    platform.wait_delivered("Note 3")
+    assert Hold.objects.get(mailbox=box).lift_reason == "password"

@@ -4,18 +4,18 @@ import pytest
 
 from abuse.enforcement.blockstate import KEY
 from abuse.enforcement.blockstate import client as blockstate_client
-from limits.counters import PREFIX
+from limits.counters import HOLDS_KEY, PREFIX
 from limits.state import LIMITS_KEY
-from tests.panel.conftest import customer  # noqa: F401 (the panel's customer, marie)
+from tests.panel.conftest import customer, logged_in  # noqa: F401 (the panel's customer, marie)
 
 
 @pytest.fixture
 def clean_redis(redis_client):
-    """No counters, limits or blocks in the test Redis before and after the test."""
+    """No counters, limits, holds or blocks in the test Redis before and after the test."""
 
     def wipe() -> None:
         blockstate_client.cache_clear()
-        keys = [*redis_client.scan_iter(f"{PREFIX}*"), KEY, LIMITS_KEY]
+        keys = [*redis_client.scan_iter(f"{PREFIX}*"), KEY, LIMITS_KEY, HOLDS_KEY]
         redis_client.delete(*keys)
 
     wipe()

@@ -1,0 +1,102 @@
+"""The e-mails of a compromise hold: the customer is told to change the password, staff
+are alerted."""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone, translation
+
+from limits.models import Hold
+from lwsmail.celery import app
+
+log = logging.getLogger(__name__)
+NOTIFY_TASK = "limits.tasks.notify_hold"
+
+
+def hold_notification_queue(hold_id: int) -> None:
+    """Queue a hold's e-mails (call it after the commit)."""
+    try:
+        app.send_task(NOTIFY_TASK, args=[hold_id])
+    except Exception:  # broker down: the hold stands; the sync job sends what is pending
+        log.exception("could not queue the e-mails of hold %s", hold_id)
+
+
+def hold_notify(*, hold_id: int) -> bool:
+    """Send a standing hold's e-mails once (the row lock and `notified_at` make a retried
+    task send nothing more); returns whether they went."""
+    with transaction.atomic():
+        hold = (
+            Hold.objects.standing()
+            .filter(pk=hold_id, notified_at__isnull=True)
+            .select_for_update(of=("self",))
+            .select_related("mailbox", "hosting__customer")
+            .first()
+        )
+        if hold is None:
+            return False
+        _send_customer(hold)
+        _send_staff(hold)
+        Hold.objects.filter(pk=hold.pk).update(notified_at=timezone.now())
+    log.info("hold of %s told to %s", hold.mailbox, hold.hosting.customer.contact_email)
+    return True
+
+
+def holds_pending() -> list[int]:
+    """Standing holds whose e-mails never went (their task lost)."""
+    return list(
+        Hold.objects.standing().filter(notified_at__isnull=True).values_list("pk", flat=True)
+    )
+
+
+def _render(name: str, context: dict) -> tuple[str, str, str]:
+    subject = render_to_string(f"emails/{name}-subject.txt", context).strip()
+    text = render_to_string(f"emails/{name}-body.txt", context)
+    html = render_to_string(f"emails/{name}-body.html", context)
+    return " ".join(subject.split()), text, html
+
+
+def _send(name: str, context: dict, to: list[str], hold: Hold) -> None:
+    subject, text, html = _render(name, context)
+    message = EmailMultiAlternatives(
+        subject=subject,
+        body=text,
+        to=to,
+        headers={"Message-ID": f"<{name}-{hold.pk}@{settings.EMAIL_MESSAGE_ID_DOMAIN}>"},
+    )
+    message.attach_alternative(html, "text/html")
+    message.send()
+
+
+def _send_customer(hold: Hold) -> None:
+    account = hold.hosting.customer
+    site = settings.SITE_URL.rstrip("/")
+    password_url = reverse("mailbox-password", args=[hold.hosting_id, hold.mailbox_id])
+    with translation.override(account.language):
+        context = {"hold": hold, "account": account, "password_url": site + password_url}
+        _send("hold", context, [account.contact_email], hold)
+
+
+def _send_staff(hold: Hold) -> None:
+    to = list(settings.STAFF_ALERT_EMAILS) or list(
+        get_user_model()
+        .objects.filter(is_staff=True, is_active=True)
+        .exclude(email="")
+        .values_list("email", flat=True)
+    )
+    if not to:
+        log.warning("hold of %s: no staff address to alert (STAFF_ALERT_EMAILS)", hold.mailbox)
+        return
+    site = settings.SITE_URL.rstrip("/")
+    context = {
+        "hold": hold,
+        "admin_url": site + reverse("admin:limits_hold_change", args=[hold.pk]),
+    }
+    with translation.override("en"):
+        _send("hold-staff", context, to, hold)
