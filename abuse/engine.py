@@ -6,11 +6,19 @@ domain row locked, so two workers never evaluate one target at once."""
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 
-from abuse.counting import LiftFloors, Target, policy_cached, spam_count, targets_of
-from abuse.models import Block
-from abuse.services import block_start, blocks_expire
+from abuse.counting import (
+    LiftFloors,
+    Target,
+    policy_cached,
+    spam_count,
+    spam_count_in_window,
+    targets_of,
+)
+from abuse.models import Block, PolicyTier
+from abuse.services import block_start, blocks_expire, spam_warning_issue
 from tracking.models import OutboundMessage
 
 
@@ -39,15 +47,37 @@ def spam_evaluate(*, message: OutboundMessage, now: datetime) -> list[Block]:
                 break  # a weaker code never shortens or replaces a stronger block
             count = spam_count(tier=tier, target=target, message=message, now=now, floors=floors)
             if count >= tier.threshold:
-                started.append(
-                    block_start(
-                        tier=tier,
-                        target=target,
-                        count=count,
-                        message=message,
-                        now=now,
-                        replaces=current,
-                    )
+                current = block_start(
+                    tier=tier,
+                    target=target,
+                    count=count,
+                    message=message,
+                    now=now,
+                    replaces=current,
                 )
+                started.append(current)
                 break
+        _warn_if_near(tiers, target, current, now, floors)
     return started
+
+
+# At this share of the next mail-abuse threshold the customer is warned (DOMAIN.md).
+WARNING_SHARE = 0.8
+
+
+def _warn_if_near(
+    tiers: tuple[PolicyTier, ...],
+    target: Target,
+    current: Block | None,
+    now: datetime,
+    floors: LiftFloors,
+) -> None:
+    """Warn the customer when the target reaches 80 % of its next mail-abuse threshold."""
+    rank = current.rank if current is not None else -1
+    ahead = [t for t in tiers if t.scope == target.scope and t.is_mail_abuse and t.rank > rank]
+    if not ahead:
+        return
+    tier = min(ahead, key=lambda t: t.rank)
+    count = spam_count_in_window(tier=tier, target=target, now=now, floors=floors)
+    if math.ceil(WARNING_SHARE * tier.threshold) <= count < tier.threshold:
+        spam_warning_issue(tier=tier, target=target, count=count, now=now)

@@ -236,3 +236,27 @@ class Block(models.Model):
     def is_active(self, now: datetime | None = None) -> bool:
         now = now or timezone.now()
         return self.lifted_at is None and (self.ends_at is None or self.ends_at > now)
+
+
+class SpamWarning(models.Model):
+    """The customer told that an address or domain nears a mail-abuse threshold: at most
+    one per target and code per window of that code's tier."""
+
+    scope = models.CharField(max_length=16, choices=Scope.choices)
+    target = models.CharField(max_length=254)
+    hosting = models.ForeignKey(Hosting, on_delete=models.CASCADE, related_name="spam_warnings")
+    tier = models.ForeignKey(PolicyTier, on_delete=models.PROTECT, related_name="+")
+    code = models.CharField(max_length=16)
+    spam_count = models.PositiveIntegerField()
+    threshold = models.PositiveIntegerField()
+    created_at = models.DateTimeField()
+    notified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["scope", "target", "code", "-created_at"], name="warning_recent")
+        ]
+
+    def __str__(self) -> str:
+        return f"warning {self.code} {self.target}"

@@ -1,4 +1,5 @@
-"""The e-mail a customer gets when one of their addresses or domains is suspended."""
+"""The e-mails a customer gets when one of their addresses or domains is suspended, or
+nears a mail-abuse threshold (early warning)."""
 
 from __future__ import annotations
 
@@ -6,18 +7,18 @@ import logging
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 
-from abuse.models import Block, PolicySettings
+from abuse.models import Block, PolicySettings, PolicyTier, Scope, SpamWarning
 from lwsmail.celery import app
+from lwsmail.emails import email_send
 
 log = logging.getLogger(__name__)
 # Queued by name: the services that start blocks never import the tasks that call them.
 NOTIFY_TASK = "abuse.tasks.notify_block"
+WARNING_TASK = "abuse.tasks.notify_warning"
 
 
 def block_notification_queue(block_id: int) -> None:
@@ -86,6 +87,56 @@ def _recently_told(
     return told
 
 
+def warning_notification_queue(warning_id: int) -> None:
+    """Queue an early-warning e-mail (call it after the commit)."""
+    try:
+        app.send_task(WARNING_TASK, args=[warning_id])
+    except Exception:  # broker down: the pending-notifications job sends it
+        log.exception("could not queue the early warning %s", warning_id)
+
+
+def warning_notify(*, warning_id: int) -> bool:
+    """Send an early warning once (row lock and `notified_at`); returns whether it went."""
+    with transaction.atomic():
+        warning = (
+            SpamWarning.objects.select_for_update(of=("self",))
+            .select_related("tier", "hosting__customer")
+            .filter(pk=warning_id, notified_at__isnull=True)
+            .first()
+        )
+        if warning is None:
+            return False
+        overtaken = Block.objects.for_target(warning.scope, warning.target).filter(
+            rank__gte=warning.tier.rank, started_at__gte=warning.created_at
+        )
+        if overtaken.exists():
+            # The threshold was reached before the warning went: the suspension e-mail
+            # says it all (and a lift since is news of its own), a warning now would not.
+            SpamWarning.objects.filter(pk=warning.pk).update(notified_at=timezone.now())
+            return False
+        account = warning.hosting.customer
+        tier: PolicyTier = warning.tier
+        with translation.override(account.language):
+            site = settings.SITE_URL.rstrip("/")
+            context = {
+                "warning": warning,
+                "account": account,
+                "is_domain": warning.scope == Scope.DOMAIN,
+                "window_days": tier.window.days,
+                "interval_days": PolicySettings.load().unblock_interval.days,
+                "abuse_url": site + reverse("mail-abuse", args=[warning.hosting_id]),
+                "tracking_url": site + reverse("tracking", args=[warning.hosting_id]),
+            }
+            email_send(
+                name="warning",
+                context=context,
+                to=[account.contact_email],
+                message_id=f"warning-{warning.pk}",
+            )
+        SpamWarning.objects.filter(pk=warning.pk).update(notified_at=timezone.now())
+    return True
+
+
 def _send(blocks: list[Block], hosting) -> None:
     account = hosting.customer
     with translation.override(account.language):
@@ -98,18 +149,12 @@ def _send(blocks: list[Block], hosting) -> None:
             "hosting": hosting,
             "abuse_url": settings.SITE_URL.rstrip("/") + reverse("mail-abuse", args=[hosting.pk]),
         }
-        subject = render_to_string("emails/suspension-subject.txt", context).strip()
-        text = render_to_string("emails/suspension-body.txt", context)
-        html = render_to_string("emails/suspension-body.html", context)
-    message = EmailMultiAlternatives(
-        subject=" ".join(subject.split()),
-        body=text,
-        to=[account.contact_email],
-        # The same Message-ID on a resend lets the receiving side see a duplicate.
-        headers={"Message-ID": f"<suspension-{blocks[0].pk}@{settings.EMAIL_MESSAGE_ID_DOMAIN}>"},
-    )
-    message.attach_alternative(html, "text/html")
-    message.send()
+        email_send(
+            name="suspension",
+            context=context,
+            to=[account.contact_email],
+            message_id=f"suspension-{blocks[0].pk}",
+        )
 
 
 # The task queued at the block's start goes first; this sweep only catches what it missed.
@@ -118,8 +163,8 @@ NOTIFY_GRACE = timedelta(minutes=15)
 
 def blocks_notify_pending(*, now: datetime | None = None) -> int:
     """Send the suspension e-mails that were never sent (broker down when the block
-    started, SMTP down past the task's retries) for blocks still standing; returns how many
-    went out. block_notify's row lock keeps it to one e-mail each."""
+    started, SMTP down past the task's retries) for blocks still standing, and the early
+    warnings likewise; returns how many went out. The row locks keep it to one e-mail each."""
     now = now or timezone.now()
     pending = (
         Block.objects.unlifted()
@@ -128,4 +173,8 @@ def blocks_notify_pending(*, now: datetime | None = None) -> int:
         .order_by("started_at")
         .values_list("pk", flat=True)
     )
-    return sum(block_notify(block_id=pk) for pk in pending)
+    sent = sum(block_notify(block_id=pk) for pk in pending)
+    warnings = SpamWarning.objects.filter(
+        notified_at__isnull=True, created_at__lte=now - NOTIFY_GRACE
+    ).values_list("pk", flat=True)
+    return sent + sum(warning_notify(warning_id=pk) for pk in warnings)

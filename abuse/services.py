@@ -1,6 +1,7 @@
 """Every write on blocks: start (and escalate), expire, staff lift, the customer's Unblock
-mailboxes. They all end a block through one helper, `_blocks_lift`, which records the real
-end time whichever path noticed it and keeps the block state of the mail servers in step."""
+mailboxes, and the early warning before a mail-abuse block. They all end a block through
+one helper, `_blocks_lift`, which records the real end time whichever path noticed it and
+keeps the block state of the mail servers in step."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ from django.utils import timezone
 
 from abuse.counting import Target
 from abuse.enforcement.blockstate import blockstate_publish, blockstate_withdraw
-from abuse.models import Block, PolicyTier, Unblock
-from abuse.notifications import block_notification_queue
+from abuse.models import Block, PolicyTier, SpamWarning, Unblock
+from abuse.notifications import block_notification_queue, warning_notification_queue
 from abuse.selectors import UnblockAvailability, unblock_availability
 from lwsmail.models import AuditEvent, Hosting
 from lwsmail.services import audit_event, audit_record
@@ -113,6 +114,36 @@ def block_start(
         },
     )
     return block
+
+
+def spam_warning_issue(*, tier: PolicyTier, target: Target, count: int, now: datetime) -> bool:
+    """Record and queue the early-warning e-mail for `target` nearing `tier`, unless one
+    was issued within that tier's window; False then. The engine runs under the domain's
+    row lock, so two workers never both issue one."""
+    recent = SpamWarning.objects.filter(
+        scope=target.scope, target=target.name, code=tier.code, created_at__gt=now - tier.window
+    )
+    if recent.exists():
+        return False
+    warning = SpamWarning.objects.create(
+        scope=target.scope,
+        target=target.name,
+        hosting_id=target.hosting_id,
+        tier=tier,
+        code=tier.code,
+        spam_count=count,
+        threshold=tier.threshold,
+        created_at=now,
+    )
+    audit_record(
+        action="spam.warning",
+        hosting=target.hosting_id,
+        subject=target.name,
+        at=now,
+        data={"code": tier.code, "spam_count": count, "threshold": tier.threshold},
+    )
+    transaction.on_commit(lambda: warning_notification_queue(warning.pk))
+    return True
 
 
 def blocks_expire(*, blocks: list[Block]) -> int:

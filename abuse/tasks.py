@@ -6,7 +6,7 @@ from celery import shared_task
 from django.db import OperationalError
 
 from abuse.enforcement.blockstate import blockstate_rebuild
-from abuse.notifications import block_notify, blocks_notify_pending
+from abuse.notifications import block_notify, blocks_notify_pending, warning_notify
 from abuse.services import blocks_lift_expired
 from lwsmail.celery import MAIL_TASK_OPTIONS
 
@@ -21,6 +21,11 @@ def lift_expired_blocks() -> int:
 @shared_task(autoretry_for=(OperationalError, smtplib.SMTPException, OSError), **MAIL_TASK_OPTIONS)
 def notify_block(block_id: int) -> bool:
     return block_notify(block_id=block_id)
+
+
+@shared_task(autoretry_for=(OperationalError, smtplib.SMTPException, OSError), **MAIL_TASK_OPTIONS)
+def notify_warning(warning_id: int) -> bool:
+    return warning_notify(warning_id=warning_id)
 
 
 @shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)

@@ -1,6 +1,7 @@
 """Recipient counters in Redis: one sorted set per mailbox, domain and hosting holding a
-member per recipient of the last 24 hours (score: when), checked and counted by one script
-so that two connections at once can never both take the last place under a limit.
+member per recipient of the last 24 hours (score: when, in whole milliseconds), checked
+and counted by one script so that two connections at once can never both take the last
+place under a limit.
 
 Windows slide to the second: a recipient sent at t counts until t + 1 hour in the hourly
 window and until t + 24 hours in the daily one. The same script runs in Rspamd
@@ -21,6 +22,8 @@ REFUSED_KEY = "lwsmail:rate:refused"
 HOLDS_KEY = "lwsmail:holds"
 HOUR, DAY = 3600, 86400
 
+# The counting, as a Lua function the policy service's script (abuse/enforcement/decide.py)
+# calls too; ADMIT runs it on its KEYS and ARGV (Rspamd, and `admit` below).
 # KEYS: the counters, then the message's own counter, then REFUSED_KEY; with detection,
 #       then the mailbox's networks, HOLDS_KEY and the mailbox's lift floor.
 # ARGV: now, a unique member prefix, recipients to add, per-message limit (0: none), the
@@ -31,8 +34,13 @@ HOUR, DAY = 3600, 86400
 # 1 if this call started the hold, the hold's JSON} when the mailbox is held (nothing
 # counted); else {index of the counter (0: the message), 'hour' | 'day' | 'message', the
 # limit, when a place frees up (seconds, as a string; '0': never)}.
-ADMIT = """
+ADMIT_FUNCTION = """
+local function admit(KEYS, ARGV)
 local now = tonumber(ARGV[1])
+-- Scores are whole milliseconds: Redis keeps small sorted sets as listpacks, where an
+-- integer score compares several times faster than a decimal one.
+local t = math.floor(now * 1000)
+local HOUR, DAY = 3600000, 86400000
 local member = ARGV[2]
 local n = tonumber(ARGV[3])
 local per_message = tonumber(ARGV[4])
@@ -57,14 +65,14 @@ if ARGV[detect] then
   local box = ARGV[detect + 3]
   volume = tonumber(ARGV[detect])
   -- What came before the password was last changed is not the new password's doing.
-  since = math.max(now - 3600, tonumber(redis.call('GET', lifted) or '0'))
+  since = math.floor(1000 * math.max(now - 3600, tonumber(redis.call('GET', lifted) or '0')))
   hold = function(why, seen, limit)
     local entry = cjson.encode({t = member, at = now, why = why, n = seen, max = limit,
       nets = redis.call('ZRANGE', nets, 0, -1)})
     return {-2, why, seen, limit, redis.call('HSETNX', holds, box, entry), entry}
   end
   if net ~= '' and max_nets > 0 then
-    redis.call('ZADD', nets, now, net)
+    redis.call('ZADD', nets, t, net)
     redis.call('ZREMRANGEBYSCORE', nets, '-inf', since)
     redis.call('EXPIRE', nets, 3601)
     local seen = redis.call('ZCARD', nets)
@@ -73,7 +81,7 @@ if ARGV[detect] then
 end
 for i = 1, counters do
   local key = KEYS[i]
-  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - 86400)
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', t - DAY)
   local hour = tonumber(ARGV[4 + 2 * i])
   local day = tonumber(ARGV[5 + 2 * i])
   if day > 0 then
@@ -81,17 +89,17 @@ for i = 1, counters do
     if used + n > day then
       if n > day then return refuse(i, 'day', day, '0') end
       local at = redis.call('ZRANGE', key, used + n - day - 1, used + n - day - 1, 'WITHSCORES')
-      return refuse(i, 'day', day, tostring(tonumber(at[2]) + 86400))
+      return refuse(i, 'day', day, tostring((tonumber(at[2]) + DAY) / 1000))
     end
   end
   if hour > 0 then
-    local since = '(' .. tostring(now - 3600)
+    local since = '(' .. tostring(t - HOUR)
     local used = redis.call('ZCOUNT', key, since, '+inf')
     if used + n > hour then
       if n > hour then return refuse(i, 'hour', hour, '0') end
       local at = redis.call('ZRANGEBYSCORE', key, since, '+inf', 'WITHSCORES', 'LIMIT',
         used + n - hour - 1, 1)
-      return refuse(i, 'hour', hour, tostring(tonumber(at[2]) + 3600))
+      return refuse(i, 'hour', hour, tostring((tonumber(at[2]) + HOUR) / 1000))
     end
   end
 end
@@ -103,7 +111,7 @@ end
 for i = 1, counters do
   local args = {}
   for j = 1, n do
-    args[#args + 1] = now
+    args[#args + 1] = t
     args[#args + 1] = member .. ':' .. j
   end
   redis.call('ZADD', KEYS[i], unpack(args))
@@ -114,7 +122,9 @@ if per_message > 0 then
   redis.call('EXPIRE', message, 3600)
 end
 return {-1}
+end
 """
+ADMIT = ADMIT_FUNCTION + "return admit(KEYS, ARGV)\n"
 
 
 def key(kind: str, target: str | int) -> str:
@@ -281,32 +291,10 @@ class Use:
 def usage(redis, keys: list[str], *, now: float | None = None) -> dict[str, Use]:
     """Recipients counted on each key in the last hour and the last 24 hours (read only)."""
     now = time.time() if now is None else now
+    t = int(now * 1000)  # the script's milliseconds
     pipe = redis.pipeline(transaction=False)
     for k in keys:
-        pipe.zcount(k, f"({now - HOUR!r}", "+inf")
-        pipe.zcount(k, f"({now - DAY!r}", "+inf")
+        pipe.zcount(k, f"({t - HOUR * 1000}", "+inf")
+        pipe.zcount(k, f"({t - DAY * 1000}", "+inf")
     values = pipe.execute() if keys else []
     return {k: Use(values[2 * i], values[2 * i + 1]) for i, k in enumerate(keys)}
-
-
-def counters_for(
-    sender: str, entry: dict | None, default: dict | None
-) -> tuple[list[Counter], int]:
-    """The counters an authenticated sender's recipient is counted on, from what the panel
-    published for it (limits/state.py); a mailbox not published yet gets the server
-    default on its own and its domain's counters. Returns them and the per-message limit."""
-    domain = sender.rpartition("@")[2]
-    if entry is None:
-        if default is None:
-            return [], 0
-        counters = [
-            Counter("mailbox", sender, *default["m"]),
-            Counter("domain", domain, *default["dl"]),
-        ]
-        return counters, int(default.get("pm") or 0)
-    counters = [
-        Counter("mailbox", sender, *entry["m"]),
-        Counter("domain", entry["d"], *entry["dl"]),
-        Counter("hosting", str(entry["h"]), *entry["hl"]),
-    ]
-    return counters, int(entry.get("pm") or 0)

@@ -7,14 +7,13 @@ import logging
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 
 from limits.models import Hold
 from lwsmail.celery import app
+from lwsmail.emails import email_send
 
 log = logging.getLogger(__name__)
 NOTIFY_TASK = "limits.tasks.notify_hold"
@@ -55,32 +54,15 @@ def holds_pending() -> list[int]:
     )
 
 
-def _render(name: str, context: dict) -> tuple[str, str, str]:
-    subject = render_to_string(f"emails/{name}-subject.txt", context).strip()
-    text = render_to_string(f"emails/{name}-body.txt", context)
-    html = render_to_string(f"emails/{name}-body.html", context)
-    return " ".join(subject.split()), text, html
-
-
-def _send(name: str, context: dict, to: list[str], hold: Hold) -> None:
-    subject, text, html = _render(name, context)
-    message = EmailMultiAlternatives(
-        subject=subject,
-        body=text,
-        to=to,
-        headers={"Message-ID": f"<{name}-{hold.pk}@{settings.EMAIL_MESSAGE_ID_DOMAIN}>"},
-    )
-    message.attach_alternative(html, "text/html")
-    message.send()
-
-
 def _send_customer(hold: Hold) -> None:
     account = hold.hosting.customer
     site = settings.SITE_URL.rstrip("/")
     password_url = reverse("mailbox-password", args=[hold.hosting_id, hold.mailbox_id])
     with translation.override(account.language):
         context = {"hold": hold, "account": account, "password_url": site + password_url}
-        _send("hold", context, [account.contact_email], hold)
+        email_send(
+            name="hold", context=context, to=[account.contact_email], message_id=f"hold-{hold.pk}"
+        )
 
 
 def _send_staff(hold: Hold) -> None:
@@ -99,4 +81,4 @@ def _send_staff(hold: Hold) -> None:
         "admin_url": site + reverse("admin:limits_hold_change", args=[hold.pk]),
     }
     with translation.override("en"):
-        _send("hold-staff", context, to, hold)
+        email_send(name="hold-staff", context=context, to=to, message_id=f"hold-staff-{hold.pk}")

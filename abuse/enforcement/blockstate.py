@@ -2,7 +2,7 @@
 
 Two hashes, always changed together (one MULTI or one script):
 - KEY, for policyd: field "address:<address>" or "domain:<name>", value JSON
-  {id, code, rank, ends_at};
+  {id, code, rank, ends_at, e: ends_at in seconds};
 - RSPAMD_KEY, for Rspamd's multimap (deploy/rspamd/local.d/multimap.conf, `HGET key
   <address or domain>`): field the bare address or domain, value the code ("L-SPAM20"),
   with the end of a timed block ("L-SPAM00 until 2026-11-29 10:20:00 UTC"), which
@@ -51,7 +51,11 @@ def field(scope: str, target: str) -> str:
 
 def value(block: Block) -> str:
     ends = block.ends_at.isoformat() if block.ends_at else None
-    return json.dumps({"id": block.pk, "code": block.code, "rank": block.rank, "ends_at": ends})
+    # "e", the end in seconds, is what the policy service's script compares with now.
+    epoch = block.ends_at.timestamp() if block.ends_at else None
+    return json.dumps(
+        {"id": block.pk, "code": block.code, "rank": block.rank, "ends_at": ends, "e": epoch}
+    )
 
 
 def rspamd_value(block: Block) -> str:

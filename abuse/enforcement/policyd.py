@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import json
 import logging
 import resource
 from dataclasses import dataclass
@@ -19,19 +18,15 @@ from typing import Any
 import redis.asyncio as aioredis
 from django.conf import settings
 
-from abuse.enforcement.blockstate import KEY, field
-from limits.counters import (
-    ADMIT,
-    HOLDS_KEY,
-    Detection,
-    Held,
-    admit_args,
-    admit_keys,
-    counters_for,
-    hold_reply,
-    refusal,
+from abuse.enforcement.decide import (
+    DECIDE,
+    DECIDE_KEYS,
+    DecisionFailed,
+    decide_args,
+    decision,
+    network,
 )
-from limits.state import LIMITS_KEY
+from limits.counters import hold_reply
 from lwsmail.celery import app
 
 RECORD_HOLD_TASK = "limits.tasks.record_hold"
@@ -103,46 +98,23 @@ class PassBatch:
         raise NotImplementedError
 
 
-class BlockLookups(PassBatch):
-    """Each item a list of (hash, field); one HMGET per hash for the whole pass."""
-
-    async def fetch(self, items: list[list[tuple[str, str]]]) -> list[list[bytes | None]]:
-        wanted: dict[str, list[str]] = {}
-        for fields in items:
-            for name, f in fields:
-                wanted.setdefault(name, []).append(f)
-        if len(wanted) == 1:  # one command costs less than a pipeline of one
-            [(name, names)] = wanted.items()
-            replies = [await self.redis.hmget(name, names)]
-        else:
-            pipe = self.redis.pipeline(transaction=False)
-            for name, names in wanted.items():
-                pipe.hmget(name, names)
-            replies = await pipe.execute()
-        found = {name: iter(values) for name, values in zip(wanted, replies, strict=True)}
-        return [[next(found[name]) for name, _ in fields] for fields in items]
-
-
-class RateChecks(PassBatch):
-    """Each item (keys, args) of the counting script; one pipeline for the whole pass, in
-    which each script stays atomic on its own."""
+class Decisions(PassBatch):
+    """Each item a request's argument of the decision script (decide.py); one call answers
+    the whole pass, each request atomically."""
 
     sha: str | None = None
 
-    async def fetch(self, items: list[tuple[list[str], list]]) -> list[list]:
+    async def fetch(self, items: list[str]) -> list[list]:
         if self.sha is None:
-            self.sha = await self.redis.script_load(ADMIT)
+            self.sha = await self.redis.script_load(DECIDE)
         try:
-            return await self._pipeline(items)
+            return await self._call(items)
         except aioredis.exceptions.NoScriptError:  # Redis restarted: load it again
-            self.sha = await self.redis.script_load(ADMIT)
-            return await self._pipeline(items)
+            self.sha = await self.redis.script_load(DECIDE)
+            return await self._call(items)
 
-    async def _pipeline(self, items: list[tuple[list[str], list]]) -> list[list]:
-        pipe = self.redis.pipeline(transaction=False)
-        for keys, args in items:
-            pipe.evalsha(self.sha, len(keys), *keys, *args)
-        return await pipe.execute()
+    async def _call(self, items: list[str]) -> list[list]:
+        return await self.redis.evalsha(self.sha, len(DECIDE_KEYS), *DECIDE_KEYS, *items)
 
 
 @dataclass(eq=False)
@@ -161,27 +133,6 @@ def networks(values: list[str]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Ne
         return [ipaddress.ip_network(v.strip(), strict=False) for v in values if v.strip()]
     except ValueError as exc:
         raise ValueError(f"POLICYD_ALLOWED_NETWORKS: {exc}") from None
-
-
-def detection_for(
-    sender: str, client_address: str, entry: dict | None, default: dict | None
-) -> Detection | None:
-    """What compromise detection checks for this login, from what the panel published."""
-    if not default:
-        return None
-    volume = int((entry or default).get("hv") or 0)
-    max_networks = int(default.get("hn") or 0)
-    try:
-        address = ipaddress.ip_address(client_address.strip())
-    except ValueError:
-        address = None  # "unknown", or no address: nothing to tell networks apart by
-    network = ""
-    if address is not None and max_networks:
-        prefix = default.get("p4", 24) if address.version == 4 else default.get("p6", 48)
-        network = str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
-    if not volume and not network:
-        return None
-    return Detection(sender, volume, network, max_networks)
 
 
 def descriptor_headroom() -> int:
@@ -207,8 +158,9 @@ class PolicyServer:
         self.redis = aioredis.Redis.from_url(
             redis_url or settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1
         )
-        self.lookups = BlockLookups(self.redis)
-        self.rate_checks = RateChecks(self.redis)
+        self.decisions = Decisions(self.redis)
+        # Compromise detection's network prefixes, as the last decision reported them.
+        self.prefixes = (24, 48)
         self.fail_open = settings.POLICYD_FAIL_OPEN if fail_open is None else fail_open
         self.idle_timeout = idle_timeout or settings.POLICYD_IDLE_TIMEOUT
         self.max_connections = min(
@@ -227,52 +179,38 @@ class PolicyServer:
         sender = login or (attrs.get("sender") or "").strip().lower()
         if "@" not in sender:
             return "DUNNO"
-        domain = sender.rpartition("@")[2]
         # Sending limits count authenticated recipients only: mail to the provider's own
         # customers from outside asks too, and is nobody's quota. A hold stops a login.
-        limited = bool(login) and attrs.get("protocol_state") == "RCPT"
-        fields = [(KEY, field("address", sender)), (KEY, field("domain", domain))]
-        if login:
-            fields.append((HOLDS_KEY, sender))
-        if limited:
-            fields += [(LIMITS_KEY, f"mailbox:{sender}"), (LIMITS_KEY, "default")]
+        count = bool(login) and attrs.get("protocol_state") == "RCPT"
+        args = decide_args(
+            sender=sender,
+            login=bool(login),
+            count=count,
+            instance=attrs.get("instance", ""),
+            network=network(attrs.get("client_address", "").strip(), *self.prefixes)
+            if count
+            else "",
+        )
         try:
-            stored = await self.lookups.ask(fields)
-            now = datetime.now(UTC)
-            entries = [json.loads(v) for v in stored[:2] if v]
-            for entry in sorted(entries, key=lambda e: -e.get("rank", 0)):
-                action = reply(entry, sender, now)
-                if action is not None:
-                    return action
-            if login and stored[2]:
-                return hold_reply(sender)
-            if limited:
-                return await self._count(sender, attrs, stored[3:])
-        except (aioredis.RedisError, OSError) as exc:
+            found = decision(await self.decisions.ask(args))
+        except (aioredis.RedisError, OSError, DecisionFailed) as exc:
             log.error(
                 "policyd: block state unreachable (%s); %s",
                 exc,
                 "letting mail through" if self.fail_open else "deferring",
             )
             return "DUNNO" if self.fail_open else "DEFER_IF_PERMIT 4.7.1 policy service unavailable"
+        if found.prefixes is not None:
+            self.prefixes = found.prefixes
+        if found.block is not None:
+            return reply(found.block, sender, datetime.now(UTC)) or "DUNNO"
+        if found.held is not None:
+            if found.held.new:
+                self._record_hold(sender, found.held.entry)
+            return hold_reply(sender)
+        if found.refusal is not None:
+            return found.refusal.reply(sender)
         return "DUNNO"
-
-    async def _count(self, sender: str, attrs: dict[str, str], stored: list) -> str:
-        """Count one recipient against the sender's limits and look for a stolen password:
-        DUNNO, the L-RATE refusal or the L-HOLD one."""
-        entry, default = (json.loads(v) if v else None for v in stored)
-        counters, per_message = counters_for(sender, entry, default)
-        if not counters:
-            return "DUNNO"
-        instance = attrs.get("instance", "")
-        per_message = per_message if instance else 0
-        detection = detection_for(sender, attrs.get("client_address", ""), entry, default)
-        keys = admit_keys(counters, instance, detection)
-        args = admit_args(counters, recipients=1, per_message=per_message, detection=detection)
-        found = refusal(await self.rate_checks.ask((keys, args)), counters)
-        if isinstance(found, Held) and found.new:
-            self._record_hold(sender, found.entry)
-        return "DUNNO" if found is None else found.reply(sender)
 
     def _record_hold(self, sender: str, entry: dict) -> None:
         # The broker call blocks: off the event loop. If it fails, the sync job records it.

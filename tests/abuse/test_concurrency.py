@@ -5,11 +5,11 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from abuse.models import Block, Unblock
+from abuse.models import Block, SpamWarning, Unblock
 from abuse.selectors import Refusal
 from abuse.services import UnblockRefused, hosting_unblock
 from ingest.recording import message_record
-from tests.abuse.helpers import spam_at, standing_code
+from tests.abuse.helpers import spam_at, spread, standing_code
 from tests.concurrency import run_concurrently
 from tests.factories import MailboxFactory, UserFactory, message_data
 from tracking.models import OutboundMessage
@@ -89,3 +89,16 @@ def test_two_clicks_on_unblock_at_once_unblock_once(mailbox):
     assert {r.reason for r in refusals} == {Refusal.NOTHING_BLOCKED}
     assert Unblock.objects.count() == 1
     assert not Block.objects.active().exists()
+
+
+def test_four_workers_crossing_80_percent_at_once_warn_the_customer_once(mailbox):
+    now = timezone.now()
+    spread(mailbox.address, now - timedelta(days=6), timedelta(days=5), 30)
+
+    def send(i: int) -> None:
+        message_record(data=message_data(sender=mailbox.address, sent_at=now))
+
+    assert run_concurrently(send, 4) == [None] * 4
+
+    warnings = SpamWarning.objects.filter(target=mailbox.address)
+    assert list(warnings.values_list("code", "spam_count")) == [("L-SPAM20", 32)]
