@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django import forms
+from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from abuse.models import PolicySettings, PolicyTier
+from abuse.retention import MARGIN
 
 
 class UnblockForm(forms.Form):
@@ -39,6 +43,16 @@ class PolicyTierForm(forms.ModelForm):
         if threshold is not None and threshold < 1:
             raise forms.ValidationError("A threshold is at least 1 spam message.")
         return threshold
+
+    def clean_window(self):
+        window = self.cleaned_data["window"]
+        days = settings.MESSAGE_HISTORY_DAYS
+        if window is not None and window + MARGIN > timedelta(days=days):
+            raise forms.ValidationError(
+                f"At most {days - MARGIN.days} days: the message history is kept "
+                f"{days} days (MESSAGE_HISTORY_DAYS) and counting needs 10 more than a window."
+            )
+        return window
 
     def clean(self):
         data = super().clean()

@@ -7,6 +7,7 @@ from django.db import OperationalError
 
 from abuse.enforcement.blockstate import blockstate_rebuild
 from abuse.notifications import block_notify, blocks_notify_pending, warning_notify
+from abuse.retention import message_history_expire
 from abuse.services import blocks_lift_expired
 from lwsmail.celery import MAIL_TASK_OPTIONS
 
@@ -36,3 +37,8 @@ def notify_pending_blocks() -> int:
 @shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
 def rebuild_block_state() -> int:
     return blockstate_rebuild()
+
+
+@shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
+def expire_message_history() -> int:
+    return message_history_expire()

@@ -201,6 +201,9 @@ EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="lwsmail <no-reply@localhost>")
 EMAIL_MESSAGE_ID_DOMAIN = env.str("EMAIL_MESSAGE_ID_DOMAIN", default="lwsmail.invalid")
+# Days of message history kept (DOMAIN.md "Retention"); `manage.py check` refuses fewer
+# than the policy table's longest window plus 10 days.
+MESSAGE_HISTORY_DAYS = env.int("MESSAGE_HISTORY_DAYS", default=400)
 # Who is alerted of a compromise hold; empty: every active staff user with an e-mail.
 STAFF_ALERT_EMAILS = env.list("STAFF_ALERT_EMAILS", default=[])
 
@@ -266,6 +269,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "limits.tasks.rebuild_limits",
         "schedule": timedelta(seconds=300),
         "options": {"expires": 240},
+    },
+    "expire-message-history": {
+        "task": "abuse.tasks.expire_message_history",
+        "schedule": timedelta(hours=1),
+        "options": {"expires": 3000},
     },
     # Holds the policy service started whose record task was lost; holds Redis lost.
     "sync-compromise-holds": {

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import admin
 
 from lwsmail.admin_audit import ReadOnlyAdmin
@@ -33,3 +34,14 @@ class OutboundMessageAdmin(ReadOnlyAdmin):
     # At millions of rows an exact COUNT(*) per page is the slowest part of the list.
     show_full_result_count = False
     list_per_page = 50
+    change_list_template = "admin/tracking/outboundmessage/change_list.html"
+
+    def changelist_view(self, request, extra_context=None):
+        # The first row by primary key is the oldest kept, read on the primary key's index.
+        oldest = OutboundMessage.objects.order_by("pk").values_list("sent_at", flat=True).first()
+        extra_context = {
+            **(extra_context or {}),
+            "history_days": settings.MESSAGE_HISTORY_DAYS,
+            "oldest": oldest,
+        }
+        return super().changelist_view(request, extra_context=extra_context)

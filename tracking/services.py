@@ -6,11 +6,13 @@ by the way in (ingest) and stored as they are given."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from lwsmail.models import Domain, Mailbox, SystemUser
@@ -230,27 +232,44 @@ def message_code_set(*, message: OutboundMessage, code: str) -> None:
     OutboundMessage.objects.filter(pk=message.pk).update(code=code)
 
 
-def message_contents_sweep_batch(*, now: datetime, batch_size: int = 5000) -> int:
-    """Delete one batch of expired content in one short transaction, oldest first by the
-    expires_at index; returns how many rows went."""
+def _delete_batch(rows: QuerySet, order: str, batch_size: int) -> int:
+    """Delete up to `batch_size` of `rows`, first by `order` (an indexed column), in one
+    short transaction; returns how many rows of that model went."""
     with transaction.atomic():
-        pks = list(
-            MessageContent.objects.filter(expires_at__lte=now)
-            .order_by("expires_at")
-            .values_list("pk", flat=True)[:batch_size]
-        )
+        pks = list(rows.order_by(order).values_list("pk", flat=True)[:batch_size])
         if not pks:
             return 0
-        return MessageContent.objects.filter(pk__in=pks, expires_at__lte=now).delete()[0]
+        return rows.filter(pk__in=pks).delete()[1].get(rows.model._meta.label, 0)
 
 
-def message_contents_sweep(*, now: datetime | None = None, batch_size: int = 5000) -> int:
-    """Delete message content and spam reports past their 72 hours, in index-driven batches
-    so each transaction stays short whatever the table's size; returns how many."""
-    now = now or timezone.now()
+def in_batches(delete_batch: Callable[[], int], batch_size: int) -> int:
+    """Run `delete_batch` until a batch comes back short; returns how many rows went in all.
+    Each batch is its own short transaction, whatever the table's size."""
     total = 0
-    while deleted := message_contents_sweep_batch(now=now, batch_size=batch_size):
+    while deleted := delete_batch():
         total += deleted
         if deleted < batch_size:
             break
     return total
+
+
+def message_contents_sweep_batch(*, now: datetime, batch_size: int = 5000) -> int:
+    """Delete one batch of expired content, oldest first by the expires_at index."""
+    expired = MessageContent.objects.filter(expires_at__lte=now)
+    return _delete_batch(expired, "expires_at", batch_size)
+
+
+def message_contents_sweep(*, now: datetime | None = None, batch_size: int = 5000) -> int:
+    """Delete message content and spam reports past their 72 hours; returns how many."""
+    now = now or timezone.now()
+    return in_batches(
+        lambda: message_contents_sweep_batch(now=now, batch_size=batch_size), batch_size
+    )
+
+
+def messages_expire(*, before: datetime, batch_size: int = 5000) -> int:
+    """Delete the message history sent before `before` (content goes with it); returns how
+    many messages went. In primary-key order: the oldest rows come first on that index, so
+    no index on the send time is needed."""
+    old = OutboundMessage.objects.filter(sent_at__lt=before)
+    return in_batches(lambda: _delete_batch(old, "pk", batch_size), batch_size)

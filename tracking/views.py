@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from csp.decorators import csp
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
@@ -38,14 +39,16 @@ def _content(message: OutboundMessage) -> MessageContent | None:
 def tracking(request: HttpRequest, hosting_id: int) -> HttpResponse:
     hosting = hosting_for(request, hosting_id)
     form = MessageFilterForm(request.GET or None, hosting=hosting)
+    kept = {"history_days": settings.MESSAGE_HISTORY_DAYS}
     if request.GET and not form.is_valid():
-        return render(request, "tracking/list.html", {"hosting": hosting, "form": form}, status=400)
+        context = {"hosting": hosting, "form": form, **kept}
+        return render(request, "tracking/list.html", context, status=400)
     after = None
     if request.GET.get("after"):
         after = decode_cursor(request.GET["after"])
         if after is None:
             form.add_error(None, _("This page link is not valid; start again from the first page."))
-            context = {"hosting": hosting, "form": form}
+            context = {"hosting": hosting, "form": form, **kept}
             return render(request, "tracking/list.html", context, status=400)
     filters = form.filters() if form.is_bound else MessageFilters()
     page, next_cursor = hosting_messages(hosting=hosting, filters=filters, after=after)
@@ -58,6 +61,7 @@ def tracking(request: HttpRequest, hosting_id: int) -> HttpResponse:
         "next_cursor": next_cursor,
         "query": query.urlencode(),
         "now": timezone.now(),
+        **kept,
     }
     return render(request, "tracking/list.html", context)
 
