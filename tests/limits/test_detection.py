@@ -4,7 +4,6 @@ networks that hold a mailbox, at the edges of their thresholds and of the hour."
 from __future__ import annotations
 
 import json
-import threading
 from datetime import UTC, datetime
 
 import pytest
@@ -12,6 +11,7 @@ import redis
 from django.conf import settings
 
 from limits.counters import HOLDS_KEY, Counter, Detection, Held, Refusal, admit, key
+from tests.concurrency import run_concurrently
 
 T0 = datetime(2026, 2, 28, 23, 30, 0, tzinfo=UTC).timestamp()  # the night before March
 BOX = "contact@boulangerie.example"
@@ -125,22 +125,9 @@ def test_a_second_connection_finds_the_hold_already_started(clean_redis):
 
 def test_twenty_connections_at_once_start_one_hold(clean_redis):
     assert send(clean_redis, T0, n=45, volume=50) is None
-    results: list = []
-    lock = threading.Lock()
-    start = threading.Barrier(20)
+    connections = [redis.Redis.from_url(settings.REDIS_URL) for _ in range(20)]
 
-    def client() -> None:
-        connection = redis.Redis.from_url(settings.REDIS_URL)
-        start.wait()
-        got = send(connection, T0 + 10, volume=50)
-        with lock:
-            results.append(got)
-
-    threads = [threading.Thread(target=client) for _ in range(20)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
+    results = run_concurrently(lambda i: send(connections[i], T0 + 10, volume=50), 20)
 
     assert results.count(None) == 5
     held = [r for r in results if isinstance(r, Held)]
