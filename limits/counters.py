@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -234,12 +235,15 @@ def admit_args(
     return args
 
 
-def _text(value: bytes | str) -> str:
+def _text(value: bytes | str | int) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def refusal(result: list, counters: list[Counter]) -> Refusal | Held | None:
-    """What the script's answer means: None when the recipients were counted."""
+def refusal(
+    result: list, counters: Sequence[Counter] | Mapping[int, Counter]
+) -> Refusal | Held | None:
+    """What the script's answer means: None when the recipients were counted. `counters`
+    gives the counter of a refusal by its index less one."""
     index = int(result[0])
     if index == -2:
         entry = json.loads(result[5])

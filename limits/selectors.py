@@ -200,10 +200,6 @@ class HeldAddress:
 
     code = Hold.CODE
 
-    @property
-    def reason_text(self) -> str:
-        return str(Hold.Reason(self.reason).label) if self.reason in Hold.Reason.values else ""
-
 
 def hosting_holds(*, hosting: Hosting, redis) -> dict[str, HeldAddress]:
     """The hosting's held mailboxes by address: those recorded, and those the policy

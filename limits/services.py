@@ -218,7 +218,8 @@ def mailbox_password_change(
     """Change a mailbox's password and lift its compromise hold at once (InvalidPassword)."""
     with transaction.atomic():
         mailbox_set_password(mailbox=mailbox, password=password, user=user, client_ip=client_ip)
-        for hold in Hold.objects.standing().filter(mailbox=mailbox).select_related("mailbox"):
+        standing = Hold.objects.standing().filter(mailbox=mailbox).select_related("mailbox")
+        lifted = [
             hold_lift(
                 hold=hold,
                 reason=Hold.LiftReason.PASSWORD,
@@ -226,8 +227,11 @@ def mailbox_password_change(
                 client_ip=client_ip,
                 now=mailbox.password_changed_at,
             )
-        # A hold Redis holds that is not recorded yet ends too: the password is new.
-        hold_withdraw(address=mailbox.address, at=mailbox.password_changed_at.timestamp())
+            for hold in standing
+        ]
+        if not any(lifted):
+            # A hold Redis holds that is not recorded yet ends too: the password is new.
+            hold_withdraw(address=mailbox.address, at=mailbox.password_changed_at.timestamp())
 
 
 def holds_sync() -> int:
@@ -240,15 +244,14 @@ def holds_sync() -> int:
             hold_record(address=address, entry=entry)
         except (KeyError, TypeError, ValueError):
             log.warning("hold of %s unreadable in Redis, left alone: %r", address, entry)
-    standing = 0
-    for pk in Hold.objects.standing().values_list("pk", flat=True):
-        with transaction.atomic():
-            hold = Hold.objects.standing().select_for_update().select_related("mailbox")
-            hold = hold.filter(pk=pk).first()
-            if hold is not None:
-                standing += 1
-                if hold.mailbox.address not in stored:
-                    hold_restore(hold=hold)
+    with transaction.atomic():
+        # Locked: a lift waits, so a hold lifted meanwhile is never put back.
+        standing = list(
+            Hold.objects.standing().select_for_update(of=("self",)).select_related("mailbox")
+        )
+        for hold in standing:
+            if hold.mailbox.address not in stored:
+                hold_restore(hold=hold)
     for pk in holds_pending():  # e-mails whose task was lost (hold_notify sends once)
         hold_notification_queue(pk)
-    return standing
+    return len(standing)

@@ -15,7 +15,6 @@ import os
 import socket
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from abuse.enforcement.blockstate import KEY
 from limits.counters import (
@@ -26,6 +25,7 @@ from limits.counters import (
     Counter,
     Held,
     Refusal,
+    refusal,
 )
 from limits.state import LIMITS_KEY
 
@@ -163,35 +163,24 @@ class Decision:
     prefixes: tuple[int, int] | None = None
 
 
-def _text(value: bytes | str | int) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
 def decision(result: list) -> Decision:
-    kind = _text(result[0])
+    kind = result[0].decode() if isinstance(result[0], bytes) else str(result[0])
     if kind == "error":
-        raise DecisionFailed(_text(result[1]))
+        raise DecisionFailed(str(result[1]))
     if kind == "block":
         return Decision(block=json.loads(result[1]))
-    if kind == "hold":
+    if kind == "hold":  # held before this request: nothing new to record
         return Decision(held=Held("", 0, 0, False, {}))
     if kind == "pass":
         return Decision()
     prefixes = (int(result[1]), int(result[2]))
     outcome = result[3:]
     index = int(outcome[0])
-    if index == -2:
-        entry = json.loads(outcome[5])
-        held = Held(_text(outcome[1]), int(outcome[2]), int(outcome[3]), bool(outcome[4]), entry)
-        return Decision(held=held, prefixes=prefixes)
-    if index == -1:
-        return Decision(prefixes=prefixes)
-    resumes = float(outcome[3])
-    counter = Counter(_text(outcome[4]), _text(outcome[5]), 0, 0) if index > 0 else None
-    refusal = Refusal(
-        counter=counter,
-        window=_text(outcome[1]),
-        limit=int(outcome[2]),
-        resumes_at=datetime.fromtimestamp(resumes, UTC) if resumes > 0 else None,
+    # A refusal by a counter ends with that counter's kind and target.
+    by_index = (
+        {index - 1: Counter(outcome[4].decode(), outcome[5].decode(), 0, 0)} if index > 0 else {}
     )
-    return Decision(refusal=refusal, prefixes=prefixes)
+    found = refusal(outcome, by_index)
+    if isinstance(found, Held):
+        return Decision(held=found, prefixes=prefixes)
+    return Decision(refusal=found, prefixes=prefixes)
