@@ -247,7 +247,9 @@ class PolicyServer:
             oldest.close()
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if self.closing or not self._allowed(writer):
+        # A connection accepted while stopping is still served: its client may have asked
+        # before the stop, and shutdown() closes it if it stays silent through the grace.
+        if not self._allowed(writer):
             writer.close()
             return
         loop = asyncio.get_running_loop()
@@ -255,7 +257,7 @@ class PolicyServer:
             self._make_room()
         conn = self.connections[writer] = Connection(writer, loop.time())
         try:
-            while not self.closing:
+            while True:
                 try:
                     # One read per request: far cheaper than a readline per attribute.
                     request = await reader.readuntil(b"\n\n")
@@ -273,6 +275,8 @@ class PolicyServer:
                 await writer.drain()
                 conn.busy = False
                 conn.idle_since = loop.time()
+                if self.closing:
+                    return
         except (ConnectionError, asyncio.IncompleteReadError):
             return
         finally:
@@ -294,17 +298,23 @@ class PolicyServer:
         return self.server
 
     async def shutdown(self, *, grace: float = 0.5, timeout: float = 10.0) -> None:
-        """Stop taking connections, answer what was already asked, then close everything."""
+        """Answer what was already asked, stop taking connections, then close everything."""
         self.closing = True
+        # Through the grace period the listening socket stays open: a connection the kernel
+        # already completed (in the accept backlog) is accepted and its request answered
+        # instead of being reset when the socket closes. Each connection is closed after
+        # its next answer.
+        await asyncio.sleep(grace)
         if self.server is not None:
             self.server.close()
-        # A request already on its way is read and answered within the grace period.
-        await asyncio.sleep(grace)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while self.connections and loop.time() < deadline:
+            # Silent for the whole grace period: nothing was asked (one accepted late in
+            # the grace period gets its own).
+            silent_since = loop.time() - grace
             for conn in list(self.connections.values()):
-                if not conn.busy:
+                if not conn.busy and conn.idle_since <= silent_since:
                     conn.close()
             await asyncio.sleep(0.05)
         if self.sweeper is not None:

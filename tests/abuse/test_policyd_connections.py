@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
@@ -139,3 +140,28 @@ def test_a_bad_allowlist_is_a_clear_error_at_start(settings):
 
     with pytest.raises(CommandError, match="POLICYD_ALLOWED_NETWORKS"):
         call_command("policyd", "--listen", f"127.0.0.1:{free_port()}")
+
+
+def test_a_connection_accepted_while_stopping_is_answered_then_closed(clean_state):
+    # The client's handshake completes in the kernel before the stop; the server accepts it
+    # only after: what it asks is still answered, and nothing more is taken from it.
+    async def scenario() -> tuple[bytes, bytes]:
+        from abuse.enforcement.policyd import PolicyServer
+
+        policy = PolicyServer()
+        port = free_port()
+        await policy.serve("127.0.0.1", port)
+        stopping = asyncio.ensure_future(policy.shutdown(grace=0.5))
+        await asyncio.sleep(0.1)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"request=smtpd_access_policy\nsender=a@b.example\n\n")
+        await writer.drain()
+        answer = await asyncio.wait_for(reader.readuntil(b"\n\n"), 5)
+        rest = await asyncio.wait_for(reader.read(), 5)
+        writer.close()
+        await asyncio.wait_for(stopping, 15)
+        return answer, rest
+
+    answer, rest = asyncio.run(scenario())
+    assert answer == b"action=DUNNO\n\n"
+    assert rest == b""
