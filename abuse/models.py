@@ -181,6 +181,9 @@ class Block(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        # The message table is partitioned (tracking/partitions.py): its id is unique per
+        # partition only, which a foreign key constraint cannot reference.
+        db_constraint=False,
     )
     lifted_at = models.DateTimeField(null=True, blank=True)
     lifted_by = models.ForeignKey(

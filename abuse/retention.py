@@ -43,8 +43,9 @@ def retention_problem(days: int | None = None) -> str | None:
 
 
 def message_history_expire(*, now: datetime | None = None, batch_size: int = 5000) -> int:
-    """Delete the message history older than MESSAGE_HISTORY_DAYS, in short batches;
-    refuses (RetentionTooShort) a setting that would lose spam the counting needs."""
+    """Delete the message history older than MESSAGE_HISTORY_DAYS (a partition of four weeks once
+    all of it is older); refuses (RetentionTooShort) a setting that would lose spam the
+    counting needs."""
     problem = retention_problem()
     if problem is not None:
         raise RetentionTooShort(problem)

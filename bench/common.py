@@ -49,9 +49,15 @@ def fill_history(
 ) -> float:
     """Insert `rows` messages over the last two years with one SQL statement: ham at any
     age, and 5 % spam older than every window (a past offender's record)."""
+    from datetime import UTC, datetime, timedelta
+
     from django.db import connection
 
+    from tracking.partitions import MESSAGES, partitions_cover
+
     started = time.perf_counter()
+    now = datetime.now(UTC)
+    partitions_cover(scheme=MESSAGES, moments=MESSAGES.starts(now - timedelta(days=731), now))
     with connection.cursor() as cur:
         cur.execute(
             """

@@ -1,4 +1,4 @@
-"""The SMTP policy service under load, and the 72-hour content sweep at 10^6 rows.
+"""The SMTP policy service under load (the content sweep's bench is bench/retention.py).
 
 (1) `manage.py policyd` with 10^5 blocked addresses in Redis, 50 concurrent connections
     (10 % of the senders are blocked):
@@ -8,14 +8,12 @@
     b. paced at the goal rate, 5,000 answers/s in all (100/s per connection, as Postfix's
        smtpd processes ask when mail arrives): latency p50/p99, each measured from the
        moment the request was due, so a stall that delays later requests counts for them.
-(3) The same with sending limits and compromise detection on: 10^5 mailboxes (1,000
+(2) The same with sending limits and compromise detection on: 10^5 mailboxes (1,000
     domains, 100 hostings) with their limits published, every request an authenticated
     recipient counted on its mailbox's, domain's and hosting's counters and checked for
     volume and client networks (one Lua script per answer), a fresh message every request;
     then the Redis memory the counters take for 10^5 active mailboxes at 10 recipients
     each in the last 24 hours.
-(2) 10^6 expired MessageContent rows (4 KiB each) in PostgreSQL: total sweep time and the
-    longest single transaction (the longest a lock is held).
 
   make bench-policyd
 """
@@ -316,68 +314,13 @@ def policyd_bench(args, env: dict[str, str]) -> list[tuple[str, str]]:
     ]
 
 
-def sweep_bench(args) -> list[tuple[str, str]]:
-    from django.db import connection
-
-    from lwsmail.models import CustomerAccount, Domain, Hosting
-
-    customer = CustomerAccount.objects.create(name="bench", contact_email="b@example.net")
-    hosting = Hosting.objects.create(customer=customer, name="sweep")
-    domain = Domain.objects.create(hosting=hosting, name="sweep.example")
-    with connection.cursor() as cur:
-        cur.execute(
-            """
-            WITH m AS (
-              INSERT INTO tracking_outboundmessage
-                (identity, hosting_id, domain_id, sender, authenticated_user, source, script,
-                 recipients, recipients_text, subject, size, rspamd_server, queue_id,
-                 message_id, sent_at, received_at, score, action, status, is_spam, code)
-              SELECT md5('s' || g), %(h)s, %(d)s, 'x@sweep.example', '', 'website', '', '[]',
-                     '', 's', 4096, 'bench', 'S' || g, '', now() - interval '4 days',
-                     now() - interval '4 days', 1.0, 'no action', 'sent', false, ''
-              FROM generate_series(1, %(rows)s) g
-              RETURNING id
-            )
-            INSERT INTO tracking_messagecontent (message_id, expires_at, raw, symbols)
-            SELECT id, now() - interval '1 day', convert_to(repeat('x', 4096), 'UTF8'), '{}'
-            FROM m
-            """,
-            {"h": hosting.pk, "d": domain.pk, "rows": args.sweep_rows},
-        )
-        cur.execute("VACUUM ANALYZE tracking_messagecontent")
-
-    from django.utils import timezone
-
-    from tracking.services import message_contents_sweep_batch
-
-    now = timezone.now()
-    batches: list[float] = []
-    deleted = 0
-    started = time.perf_counter()
-    while True:  # the loop of message_contents_sweep, timing each batch transaction
-        t = time.perf_counter()
-        n = message_contents_sweep_batch(now=now)
-        batches.append(time.perf_counter() - t)
-        deleted += n
-        if n < 5000:
-            break
-    total = time.perf_counter() - started
-    longest = max(batches)
-    return [
-        (f"sweep: {deleted:,} expired content rows of 4 KiB", ""),
-        ("  total time", f"{total:.1f} s"),
-        ("  longest single transaction (lock held)", f"{longest * 1e3:.0f} ms"),
-    ]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--blocked", type=int, default=100_000)
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--requests", type=int, default=50_000)
     parser.add_argument("--rate", type=float, default=5_000.0, help="answers/s for (b)")
-    parser.add_argument("--mailboxes", type=int, default=100_000, help="for (3); 0 skips it")
-    parser.add_argument("--sweep-rows", type=int, default=1_000_000)
+    parser.add_argument("--mailboxes", type=int, default=100_000, help="for (2); 0 skips it")
     parser.add_argument("--database", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB))
     args = parser.parse_args()
     if args.blocked < 1 or args.connections < 1 or args.requests < args.connections:
@@ -391,7 +334,6 @@ def main() -> None:
         LOG_LEVEL="WARNING",
     )
     rows = policyd_bench(args, env) + (limits_bench(args, env) if args.mailboxes else [])
-    rows += sweep_bench(args) if args.sweep_rows else []
     for name, value in rows:
         print(f"{name:<66}{value:>16}")
 

@@ -3,11 +3,14 @@ worker has recorded them (ingest/recording.py); one that cannot be recorded is p
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+import redis
+from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -36,6 +39,10 @@ log = logging.getLogger(__name__)
 
 PUSH_PREFIX = "X-Rspamd-"
 PROCESS_TASK = "ingest.tasks.process_ingest_event"
+DRAIN_TASK = "ingest.tasks.drain_ingest_events"
+# Set while a drain of this queue's pushes is queued or at work (ingest_events_drain).
+WAKE_PREFIX = "lwsmail:ingest:drain:"
+WAKE_TTL_MS = 2000
 REQUEUE_AFTER = timedelta(minutes=5)
 # Pushes recorded per transaction: ham goes in as two bulk inserts.
 BATCH = 200
@@ -100,10 +107,86 @@ def scan_meta(
 
 
 def ingest_event_create(*, kind: str, meta: dict[str, Any], raw: bytes) -> IngestEvent:
-    """Store a message durably and queue its processing once the row is committed."""
+    """Store a message durably and, once the row is committed, wake a drain (a push) or
+    queue its own task (a scan, which waits for Rspamd)."""
     event = IngestEvent.objects.create(kind=kind, meta=meta, raw=raw)
-    transaction.on_commit(lambda: _enqueue([event.pk]))
+    if kind == IngestEvent.Kind.PUSH:
+        transaction.on_commit(_drain_wake)
+    else:
+        transaction.on_commit(lambda: _enqueue([event.pk]))
     return event
+
+
+def _redis() -> redis.Redis:
+    return _redis_at(settings.REDIS_URL)
+
+
+@functools.cache
+def _redis_at(url: str) -> redis.Redis:
+    # One connection pool per process, not a connection per ack.
+    return redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
+
+
+def _wake_key(queue: str) -> str:
+    return f"{WAKE_PREFIX}{queue}"
+
+
+def _drain_claim(queue: str) -> bool:
+    """Take the right to start a drain; False while another drain holds it. It lapses
+    after WAKE_TTL_MS: a drain that long at work gets a second one beside it, and one
+    whose task was lost holds nothing back for long."""
+    return bool(_redis().set(_wake_key(queue), "1", nx=True, px=WAKE_TTL_MS))
+
+
+def _drain_wake() -> None:
+    # Publishing a Celery task costs the ack more than its insert (bench/ingest.py): a
+    # push publishes one only when no drain is under way, a Redis SET NX otherwise.
+    queue = settings.INGEST_QUEUE
+    try:
+        if not _drain_claim(queue):
+            return
+    except redis.RedisError as exc:
+        log.warning("ingest: drain flag unreachable (%s); queueing a drain anyway", exc)
+    try:
+        # The drain is told its queue: the flag it clears is the one this ack tested.
+        app.send_task(DRAIN_TASK, args=[queue], queue=queue)
+    except Exception:  # the broker is down: the rows are safe, the recovery sweep re-queues
+        log.exception("could not queue an ingest drain; the recovery sweep will")
+
+
+def _unclaimed_pushes() -> bool:
+    with transaction.atomic():
+        return bool(
+            IngestEvent.objects.pending()
+            .filter(kind=IngestEvent.Kind.PUSH)
+            .select_for_update(skip_locked=True)
+            .values_list("pk", flat=True)[:1]
+        )
+
+
+def ingest_events_drain(*, queue: str, batch: int = BATCH) -> int:
+    """Record pending pushes, `batch` per transaction, until none is left; returns how
+    many were recorded; `queue` names the flag that the acks of that queue test. A push
+    that commits while this drain ends is not left behind: its ack found the flag set and
+    queued nothing, so the drain clears the flag first and looks again (an ack commits
+    before it tests the flag)."""
+    total = 0
+    while True:
+        claimed, recorded = _claim_and_record(Q(kind=IngestEvent.Kind.PUSH), batch)
+        total += recorded
+        if claimed:
+            continue
+        try:
+            _redis().delete(_wake_key(queue))
+        except redis.RedisError as exc:  # it lapses by itself
+            log.warning("ingest: drain flag unreachable (%s)", exc)
+        if not _unclaimed_pushes():
+            return total
+        try:
+            if not _drain_claim(queue):
+                return total  # a drain queued meanwhile takes them
+        except redis.RedisError:
+            pass  # on our own: go on
 
 
 def _scan(event: IngestEvent) -> dict[str, Any]:
@@ -148,20 +231,27 @@ def ingest_event_process(*, event_id: int, batch: int = BATCH) -> int | None:
         return None
     if event.kind == IngestEvent.Kind.SCAN and "verdict" not in event.meta:
         _scan(event)  # outside any transaction: no row lock is held while Rspamd works
+    # Our event (whatever its kind) and other pushes; scans wait for their own task.
+    claimed, recorded = _claim_and_record(Q(pk=event_id) | Q(kind=IngestEvent.Kind.PUSH), batch)
+    return recorded if claimed else None
+
+
+def _claim_and_record(which: Q, batch: int) -> tuple[int, int]:
+    """Claim up to `batch` pending events (none that another worker holds), record them and
+    delete them in one transaction; returns how many were claimed and recorded."""
     with transaction.atomic():
-        # Our event (whatever its kind) and other pushes; scans wait for their own task.
         claimed = list(
             IngestEvent.objects.pending()
             .select_for_update(skip_locked=True)
-            .filter(Q(pk=event_id) | Q(kind=IngestEvent.Kind.PUSH))
+            .filter(which)
             .order_by("id")[:batch]
         )
         if not claimed:
-            return None
+            return 0, 0
         _commit_without_waiting_for_disk()
         recorded = _events_record(claimed)
         IngestEvent.objects.filter(pk__in=[e.pk for e in recorded]).delete()
-        return len(recorded)
+        return len(claimed), len(recorded)
 
 
 def _events_record(events: list[IngestEvent]) -> list[IngestEvent]:
@@ -253,7 +343,7 @@ def _enqueue(ids: list[int]) -> None:
     for pk in ids:
         try:
             # By name: the task calls this module, which therefore never imports it.
-            app.send_task(PROCESS_TASK, args=[pk])
+            app.send_task(PROCESS_TASK, args=[pk], queue=settings.INGEST_QUEUE)
         except Exception:  # the broker is down: the row is safe, the recovery sweep re-queues
             log.exception("could not queue ingest event %s; the recovery sweep will", pk)
 

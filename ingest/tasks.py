@@ -7,7 +7,12 @@ from celery import shared_task
 from django.db import InterfaceError, OperationalError
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from ingest.events import ingest_event_failed, ingest_event_process, ingest_events_requeue
+from ingest.events import (
+    ingest_event_failed,
+    ingest_event_process,
+    ingest_events_drain,
+    ingest_events_requeue,
+)
 from ingest.rspamd import RspamdUnavailable
 
 log = logging.getLogger(__name__)
@@ -15,15 +20,18 @@ log = logging.getLogger(__name__)
 TRANSIENT = (OperationalError, InterfaceError, RspamdUnavailable, RedisConnectionError)
 
 
-@shared_task(
-    bind=True,
-    acks_late=True,
-    autoretry_for=TRANSIENT,
-    retry_backoff=2,
-    retry_backoff_max=300,
-    retry_jitter=True,
-    max_retries=12,
-)
+# Retry what a retry can cure, with backoff for about an hour; redelivered if a worker dies.
+RECORDING = {
+    "acks_late": True,
+    "autoretry_for": TRANSIENT,
+    "retry_backoff": 2,
+    "retry_backoff_max": 300,
+    "retry_jitter": True,
+    "max_retries": 12,
+}
+
+
+@shared_task(bind=True, **RECORDING)
 def process_ingest_event(self, event_id: int) -> None:
     try:
         ingest_event_process(event_id=event_id)
@@ -42,6 +50,13 @@ def process_ingest_event(self, event_id: int) -> None:
             ingest_event_failed(event_id=event_id, error=repr(exc), park=park)
         if not park:
             raise
+
+
+@shared_task(**RECORDING)
+def drain_ingest_events(queue: str) -> int:
+    # An event that fails for its own reason is parked inside; a transient error retries
+    # the whole drain, and the recovery sweep gives each stale event its own task.
+    return ingest_events_drain(queue=queue)
 
 
 @shared_task(autoretry_for=TRANSIENT, retry_backoff=True, retry_jitter=True, max_retries=5)

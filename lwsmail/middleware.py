@@ -7,6 +7,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse
+from django.urls import resolve
 from django.utils import translation
 
 
@@ -78,3 +79,23 @@ class TrustedProxyMiddleware:
             meta.pop("HTTP_X_FORWARDED_FOR", None)
             meta.pop("HTTP_X_FORWARDED_PROTO", None)
         return self.get_response(request)
+
+
+class IngestShortcutMiddleware:
+    """Rspamd's pushes and scans skip the browser's middleware (sessions, CSRF, locale,
+    authentication, messages, CSP, login throttling), none of which they use: per message
+    the ack costs little more than its one insert. The host is still checked against
+    ALLOWED_HOSTS, and the security middleware before this one still redirects plain HTTP
+    when SECURE_SSL_REDIRECT is on."""
+
+    PREFIX = "/api/ingest/"
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not request.path_info.startswith(self.PREFIX):
+            return self.get_response(request)
+        request.get_host()  # DisallowedHost: a 400, as CommonMiddleware answers elsewhere
+        match = resolve(request.path_info)  # Resolver404: a 404
+        return match.func(request, *match.args, **match.kwargs)

@@ -47,6 +47,8 @@ MIDDLEWARE = [
     # First: every later reader of the client address or the scheme sees the checked one.
     "lwsmail.middleware.TrustedProxyMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Rspamd's ingest URLs stop here: nothing below is for a machine's POST.
+    "lwsmail.middleware.IngestShortcutMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -141,6 +143,8 @@ POLICYD_ALLOWED_NETWORKS = env.list(
 INGEST_USERNAME = env.str("INGEST_USERNAME", default="rspamd")
 INGEST_PASSWORD = env.str("INGEST_PASSWORD", default="")
 INGEST_MAX_BYTES = env.int("INGEST_MAX_BYTES", default=50 * 1024 * 1024)
+# The Celery queue this web process puts ingest events on (one per worker host, say).
+INGEST_QUEUE = env.str("INGEST_QUEUE", default="celery")
 RSPAMD_URL = env.str("RSPAMD_URL", default="http://127.0.0.1:11333")
 RSPAMD_TIMEOUT = env.float("RSPAMD_TIMEOUT", default=30.0)
 
@@ -292,6 +296,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "abuse.tasks.notify_pending_blocks",
         "schedule": timedelta(seconds=600),
         "options": {"expires": 480},
+    },
+    # The coming weeks' and hours' partitions of the message store (tracking/partitions.py).
+    "ensure-partitions": {
+        "task": "tracking.tasks.ensure_partitions",
+        "schedule": timedelta(hours=1),
+        "options": {"expires": 3000},
     },
     "sweep-message-content": {
         "task": "tracking.tasks.sweep_message_content",

@@ -30,10 +30,11 @@ def worker_env() -> dict[str, str]:
     }
 
 
-def celery_worker(*, concurrency: int = 1, log: Path | None = None):
+def celery_worker(*, concurrency: int = 1, log: Path | None = None, queues: str = ""):
     """A `celery worker` process against the test database, stopped when the block ends."""
     args = [sys.executable, "-m", "celery", "-A", "lwsmail", "worker"]
     args += [f"--concurrency={concurrency}", "--pool=prefork", "--loglevel=INFO"]
+    args += [f"--queues={queues}"] if queues else []
     args += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
     return background(args, env=worker_env(), log=log or Path(os.devnull))
 

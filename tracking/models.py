@@ -31,16 +31,38 @@ class OutboundMessageQuerySet(models.QuerySet["OutboundMessage"]):
 
 
 class OutboundMessage(models.Model):
-    # Unique on the message's identity, so recording the same report twice stores it once.
-    identity = models.CharField(max_length=64, unique=True)
+    # The message's identity: recording the same report twice stores it once. The table is
+    # partitioned by send time, where no unique index can span partitions: the services
+    # store each identity under its advisory lock (tracking/services.py).
+    identity = models.CharField(max_length=64)
+    # No foreign key constraints in the database (the ORM still protects): dropping a
+    # partition would take an exclusive lock on every table its constraints reference,
+    # stopping every page that reads a hosting while it waits.
     hosting = models.ForeignKey(
-        Hosting, null=True, blank=True, on_delete=models.PROTECT, related_name="messages"
+        Hosting,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="messages",
+        db_constraint=False,
+        db_index=False,  # msg_hosting_recent leads with it
     )
     domain = models.ForeignKey(
-        Domain, null=True, blank=True, on_delete=models.PROTECT, related_name="messages"
+        Domain,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="messages",
+        db_constraint=False,
     )
     mailbox = models.ForeignKey(
-        Mailbox, null=True, blank=True, on_delete=models.PROTECT, related_name="messages"
+        Mailbox,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="messages",
+        db_constraint=False,
+        db_index=False,  # msg_mailbox_recent leads with it
     )
     sender = models.CharField(_("sender"), max_length=254)
     authenticated_user = models.CharField(max_length=254, blank=True)
@@ -71,7 +93,10 @@ class OutboundMessage(models.Model):
 
     class Meta:
         ordering = ["-sent_at", "-id"]
+        # Each index is planned and written for every partition: none is kept that another
+        # one's leading column serves.
         indexes = [
+            models.Index(fields=["identity"], name="msg_identity"),
             models.Index(fields=["hosting", "-sent_at", "-id"], name="msg_hosting_recent"),
             models.Index(fields=["mailbox", "-sent_at", "-id"], name="msg_mailbox_recent"),
             models.Index(
@@ -99,9 +124,14 @@ class MessageContent(models.Model):
     """The raw message and spam report, kept for 72 hours after sending."""
 
     message = models.OneToOneField(
-        OutboundMessage, primary_key=True, on_delete=models.CASCADE, related_name="content"
+        OutboundMessage,
+        primary_key=True,
+        on_delete=models.CASCADE,
+        related_name="content",
+        db_constraint=False,  # partitioned both: see Block.trigger_message
     )
-    expires_at = models.DateTimeField(db_index=True)
+    # The partition key (an hour a partition): the content sweep drops whole hours.
+    expires_at = models.DateTimeField()
     raw = models.BinaryField()
     # Rspamd's symbols as it reports them: {name: {score, description, options}}.
     symbols = models.JSONField(default=dict)

@@ -11,13 +11,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import connection, models, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from lwsmail.models import Domain, Mailbox, SystemUser
 from tracking.mime import clean_text
 from tracking.models import CONTENT_RETENTION, MessageContent, OutboundMessage, Source, Status
+from tracking.partitions import CONTENTS, MESSAGES, partitioned, partitions_cover, partitions_drop
+
+# The first key of the identities' advisory locks (the second: 32 bits of the identity).
+IDENTITY_LOCKS = 0x6C77_6964  # "lwid"
 
 
 @dataclass(frozen=True)
@@ -178,6 +182,31 @@ def _new_content(
     )
 
 
+def _identities_lock(identities: list[str]) -> None:
+    """Hold each identity's lock until the transaction ends: no unique index spans the
+    partitions of the message table, so storing a message once is looking for its
+    identity and inserting it under that lock (a duplicate pushed days later lands in
+    another partition, and is found there)."""
+    if not partitioned():
+        return  # SQLite (the demo) has no advisory locks, nor more than one busy worker
+    with connection.cursor() as cursor:
+        # In one order, so that two batches sharing identities never wait on each other.
+        cursor.execute(
+            "SELECT count(pg_advisory_xact_lock(%s, k)) FROM (SELECT DISTINCT "
+            "('x' || substr(i, 1, 8))::bit(32)::int AS k FROM unnest(%s::text[]) i "
+            "ORDER BY k) keys",
+            [IDENTITY_LOCKS, identities],
+        )
+
+
+def _rows_insert(messages: list[OutboundMessage], datas: list[MessageData], now: datetime) -> None:
+    partitions_cover(scheme=MESSAGES, moments=[m.sent_at for m in messages])
+    OutboundMessage.objects.bulk_create(messages)
+    contents = [c for m, d in zip(messages, datas, strict=True) if (c := _new_content(m, d, now))]
+    partitions_cover(scheme=CONTENTS, moments=[c.expires_at for c in contents])
+    MessageContent.objects.bulk_create(contents)
+
+
 def message_store(
     *, data: MessageData, now: datetime, attribution: Attribution | None = None
 ) -> Stored:
@@ -185,22 +214,13 @@ def message_store(
     again (same identity) returns the stored one."""
     identity = data.identity()
     attribution = attribution or message_attribute(data)
-    existing = OutboundMessage.objects.filter(identity=identity).first()
-    if existing is not None:
-        return Stored(existing, False)
-    message = _new_message(data, identity, attribution, now)
-    try:
-        with transaction.atomic():
-            message.save(force_insert=True)
-            content = _new_content(message, data, now)
-            if content is not None:
-                content.save(force_insert=True)
-    except IntegrityError:
-        # A concurrent worker stored the same identity first: theirs is the record.
+    with transaction.atomic():
+        _identities_lock([identity])
         existing = OutboundMessage.objects.filter(identity=identity).first()
-        if existing is None:
-            raise
-        return Stored(existing, False)
+        if existing is not None:
+            return Stored(existing, False)
+        message = _new_message(data, identity, attribution, now)
+        _rows_insert([message], [data], now)
     return Stored(message, True)
 
 
@@ -209,20 +229,17 @@ def messages_store(*, datas: list[MessageData], now: datetime) -> int:
     batch = {d.identity(): d for d in datas}
     if not batch:
         return 0
-    stored = set(
-        OutboundMessage.objects.filter(identity__in=batch).values_list("identity", flat=True)
-    )
-    todo = {identity: d for identity, d in batch.items() if identity not in stored}
-    directory = Directory.for_messages(list(todo.values()))
-    messages = [_new_message(d, i, message_attribute(d, directory), now) for i, d in todo.items()]
-    try:
-        with transaction.atomic():
-            OutboundMessage.objects.bulk_create(messages)
-            contents = [_new_content(m, todo[m.identity], now) for m in messages]
-            MessageContent.objects.bulk_create([c for c in contents if c is not None])
-    except IntegrityError:
-        # Another worker stored one of them meanwhile: one by one, each once.
-        return sum(message_store(data=d, now=now).created for d in todo.values())
+    with transaction.atomic():
+        _identities_lock(list(batch))
+        stored = set(
+            OutboundMessage.objects.filter(identity__in=batch).values_list("identity", flat=True)
+        )
+        todo = {identity: d for identity, d in batch.items() if identity not in stored}
+        directory = Directory.for_messages(list(todo.values()))
+        messages = [
+            _new_message(d, i, message_attribute(d, directory), now) for i, d in todo.items()
+        ]
+        _rows_insert(messages, list(todo.values()), now)
     return len(messages)
 
 
@@ -253,23 +270,37 @@ def in_batches(delete_batch: Callable[[], int], batch_size: int) -> int:
     return total
 
 
-def message_contents_sweep_batch(*, now: datetime, batch_size: int = 5000) -> int:
-    """Delete one batch of expired content, oldest first by the expires_at index."""
-    expired = MessageContent.objects.filter(expires_at__lte=now)
-    return _delete_batch(expired, "expires_at", batch_size)
-
-
 def message_contents_sweep(*, now: datetime | None = None, batch_size: int = 5000) -> int:
-    """Delete message content and spam reports past their 72 hours; returns how many."""
+    """Delete message content and spam reports past their 72 hours; returns how many hours
+    (PostgreSQL: each hour's partition goes whole once its last row has expired; the pages
+    refuse content past its 72 hours meanwhile) or rows (SQLite) went."""
     now = now or timezone.now()
-    return in_batches(
-        lambda: message_contents_sweep_batch(now=now, batch_size=batch_size), batch_size
-    )
+    if partitioned():
+        return len(partitions_drop(scheme=CONTENTS, before=now))
+    expired = MessageContent.objects.filter(expires_at__lte=now)
+    return in_batches(lambda: _delete_batch(expired, "expires_at", batch_size), batch_size)
 
 
 def messages_expire(*, before: datetime, batch_size: int = 5000) -> int:
-    """Delete the message history sent before `before` (content goes with it); returns how
-    many messages went. In primary-key order: the oldest rows come first on that index, so
-    no index on the send time is needed."""
-    old = OutboundMessage.objects.filter(sent_at__lt=before)
-    return in_batches(lambda: _delete_batch(old, "pk", batch_size), batch_size)
+    """Delete the message history sent before `before`, a partition (four weeks) at a time
+    once all of it is older (PostgreSQL), else in batches (SQLite); returns how many
+    partitions or rows went. What pointed at a dropped message (a block's trigger) points
+    at nothing."""
+    if not partitioned():
+        old = OutboundMessage.objects.filter(sent_at__lt=before)
+        return in_batches(lambda: _delete_batch(old, "pk", batch_size), batch_size)
+    return len(partitions_drop(scheme=MESSAGES, before=before, unlink=_references_unlink))
+
+
+def _references_unlink(partition: str) -> None:
+    # A dropped partition takes no ORM cascade with it: the rows that point at its messages
+    # with SET_NULL are set to NULL here, in the same transaction as the detach.
+    for rel in OutboundMessage._meta.get_fields(include_hidden=True):
+        if not rel.auto_created or rel.concrete or rel.on_delete is not models.SET_NULL:
+            continue
+        table, column = rel.related_model._meta.db_table, rel.field.column
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f'UPDATE "{table}" SET "{column}" = NULL WHERE "{column}" IN '
+                f'(SELECT id FROM "{partition}")'
+            )

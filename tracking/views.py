@@ -31,7 +31,9 @@ def _content(message: OutboundMessage) -> MessageContent | None:
     """The content while its 72 hours run, even before the sweep has deleted it after."""
     if not message.content_available(timezone.now()):
         return None
-    return MessageContent.objects.filter(message=message).first()
+    # The expiry is the content's partition key: one partition is looked at, not all.
+    expires_at = message.content_expires_at()
+    return MessageContent.objects.filter(message=message, expires_at=expires_at).first()
 
 
 @login_required

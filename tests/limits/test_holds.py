@@ -26,6 +26,7 @@ from limits.state import LIMITS_KEY, limits_rebuild
 from lwsmail.models import AuditEvent
 from tests.abuse.test_policyd import Running, ask
 from tracking.models import OutboundMessage
+from tracking.partitions import MESSAGES, partitions_cover
 
 pytestmark = pytest.mark.django_db
 
@@ -33,6 +34,7 @@ NOW = datetime(2026, 3, 1, 0, 0, 0, tzinfo=UTC)  # the calendar's edge: February
 
 
 def sent(box, at: datetime, recipients: int = 1, **fields) -> OutboundMessage:
+    partitions_cover(scheme=MESSAGES, moments=[at])  # as the services do before they insert
     return OutboundMessage.objects.create(
         identity=uuid.uuid4().hex,
         hosting=box.domain.hosting,

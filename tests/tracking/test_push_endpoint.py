@@ -167,3 +167,31 @@ def test_a_report_of_a_rejected_message_counts_as_spam(client, mailbox):
 
     message = OutboundMessage.objects.get()
     assert (message.status, message.is_spam, message.code) == ("rejected", True, "L-SPAM00")
+
+
+def test_a_push_skips_the_browsers_middleware(client, mailbox):
+    response = push(client, raw_message(mailbox.address), **push_headers(sender=mailbox.address))
+    page = client.get("/accounts/login/")
+
+    assert response.status_code == 200
+    # No session, CSRF or language cookie, no CSP, nothing that varies by cookie or language.
+    assert not response.cookies
+    assert "Content-Security-Policy" not in response.headers
+    assert "Vary" not in response.headers
+    assert "Content-Security-Policy" in page.headers  # what the panel's pages all get
+    assert IngestEvent.objects.count() == 1
+
+
+@override_settings(ALLOWED_HOSTS=["panel.example"])
+def test_a_push_to_a_host_not_allowed_is_refused_with_400(client, mailbox):
+    body, headers = raw_message(mailbox.address), push_headers(sender=mailbox.address)
+
+    assert push(client, body, **headers).status_code == 400
+    assert push(client, body, Host="panel.example", **headers).status_code == 200
+    assert IngestEvent.objects.count() == 1
+
+
+def test_an_unknown_ingest_url_is_404_and_a_get_405(client):
+    assert client.post("/api/ingest/nothing/", b"x", content_type="text/plain").status_code == 404
+    assert client.get(URL).status_code == 405
+    assert not IngestEvent.objects.exists()

@@ -16,34 +16,57 @@ from abuse.retention import RetentionTooShort, message_history_expire, retention
 from tests.abuse.helpers import spam_at
 from tests.factories import UserFactory
 from tracking.models import MessageContent, OutboundMessage
+from tracking.services import message_contents_sweep
 
 pytestmark = pytest.mark.django_db
 
 NOW = datetime(2027, 1, 1, 0, 0, 0, tzinfo=UTC)  # a year's edge
 
 
-@pytest.mark.parametrize(("offset", "kept"), [(-1, False), (1, True)])
-def test_a_message_is_kept_400_days_to_the_second(mailbox, offset, kept):
-    spam_at(mailbox.address, NOW - timedelta(days=400) + timedelta(seconds=offset))
-    spam_at(mailbox.address, NOW - timedelta(days=3))  # a recent one always stays
-
-    with time_machine.travel(NOW, tick=False):
-        deleted = message_history_expire(batch_size=1)
-
-    assert deleted == (0 if kept else 1)
-    assert OutboundMessage.objects.count() == (2 if kept else 1)
+# One partition holds 2025-11-24 00:00 to 2025-12-22 00:00 UTC: four weeks, Monday to Monday.
+PART_END = datetime(2025, 12, 22, tzinfo=UTC)
+PART_START = PART_END - timedelta(weeks=4)
 
 
-def test_expiry_takes_the_content_and_leaves_the_blocks_it_started(mailbox):
+@pytest.mark.parametrize(("offset", "kept"), [(-1, True), (0, False), (1, False)])
+def test_a_partition_goes_once_its_last_second_is_400_days_old(mailbox, offset, kept):
+    last_second = PART_END - timedelta(seconds=1)
+    spam_at(mailbox.address, last_second)
+    spam_at(mailbox.address, PART_END)  # the next partition's first second stays
+
+    with time_machine.travel(PART_END + timedelta(days=400, seconds=offset), tick=False):
+        dropped = message_history_expire()
+
+    assert dropped == (0 if kept else 1)
+    sent = set(OutboundMessage.objects.values_list("sent_at", flat=True))
+    assert sent == ({last_second, PART_END} if kept else {PART_END})
+
+
+def test_no_message_younger_than_400_days_is_ever_dropped(mailbox):
+    # A message every 29 hours of the four weeks; the daily runs of the job around the edge.
+    for hours in range(0, 28 * 24, 29):
+        spam_at(mailbox.address, PART_START + timedelta(hours=hours))
+    sent = sorted(OutboundMessage.objects.values_list("sent_at", flat=True))
+    for day in range(395, 431):
+        now = PART_START + timedelta(days=day, hours=13)
+        with time_machine.travel(now, tick=False):
+            message_history_expire()
+        left = set(OutboundMessage.objects.values_list("sent_at", flat=True))
+        assert all(s in left for s in sent if now - s <= timedelta(days=400)), day
+    assert not OutboundMessage.objects.exists()
+
+
+def test_expiry_unlinks_the_blocks_it_started_and_keeps_them(mailbox):
     spam_at(mailbox.address, NOW - timedelta(days=500), 3)
     assert MessageContent.objects.count() == 3
 
     with time_machine.travel(NOW, tick=False):
-        assert message_history_expire(batch_size=2) == 3
+        assert message_history_expire() == 1
+        message_contents_sweep()  # the content went 72 hours after sending, long before
 
     assert not OutboundMessage.objects.exists() and not MessageContent.objects.exists()
     block = Block.objects.earliest("started_at")
-    assert block.trigger_message is None and block.code == "L-SPAM00"
+    assert block.trigger_message_id is None and block.code == "L-SPAM00"
 
 
 def test_the_minimum_is_the_longest_window_plus_10_days():
@@ -97,9 +120,10 @@ def test_staff_cannot_widen_a_window_past_what_the_history_keeps(client, setting
 
 def test_the_customer_and_staff_see_how_long_history_is_kept(logged_in, customer, client):
     page = logged_in.get(reverse("tracking", args=[customer.hosting.pk])).content.decode()
-    assert "Messages are kept for 400 days" in page
+    assert "Messages are kept for at least 400 days (they go four weeks at a time)" in page
 
     client.force_login(UserFactory(username="support", is_staff=True, is_superuser=True))
     spam_at(customer.box.address, NOW - timedelta(days=2))
     admin = client.get(reverse("admin:tracking_outboundmessage_changelist")).content.decode()
     assert "kept 400 days" in admin and "Oldest message kept: 2026-12-30" in admin
+    assert "four-week partitions from" in admin and "hourly partitions" in admin

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from abuse.retention import RetentionTooShort, history_days, message_history_expire
+from tracking.partitions import partitioned
 
 
 class Command(BaseCommand):
@@ -13,4 +14,10 @@ class Command(BaseCommand):
             deleted = message_history_expire()
         except RetentionTooShort as exc:
             raise CommandError(str(exc)) from exc
-        self.stdout.write(f"{deleted} message(s) older than {history_days()} days deleted.")
+        if partitioned():
+            self.stdout.write(
+                f"{deleted} partition(s) of history (four weeks each) older than "
+                f"{history_days()} days dropped."
+            )
+        else:
+            self.stdout.write(f"{deleted} message(s) older than {history_days()} days deleted.")

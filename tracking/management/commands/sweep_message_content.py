@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
+from tracking.partitions import partitioned
 from tracking.services import message_contents_sweep
 
 
@@ -10,4 +11,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         deleted = message_contents_sweep()
-        self.stdout.write(f"{deleted} expired content row(s) deleted.")
+        if partitioned():
+            self.stdout.write(f"{deleted} hour(s) of expired content dropped.")
+        else:
+            self.stdout.write(f"{deleted} expired content row(s) deleted.")

@@ -1,0 +1,105 @@
+"""A push's ack publishes a Celery task only when no drain is under way; the drain records
+every pending push, those that commit while it ends included."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+import ingest.events as events
+from ingest.events import WAKE_PREFIX, WAKE_TTL_MS, ingest_event_create, ingest_events_drain
+from tests.tracking.push import PASSWORD, push_headers, raw_message
+from tracking.models import IngestEvent, OutboundMessage
+
+pytestmark = pytest.mark.django_db
+URL = "/api/ingest/rspamd/"
+
+
+@pytest.fixture
+def queue(settings, redis_client):
+    settings.INGEST_PASSWORD = PASSWORD
+    settings.INGEST_QUEUE = f"test-drain-{uuid.uuid4().hex[:8]}"
+    yield settings.INGEST_QUEUE
+    redis_client.delete(settings.INGEST_QUEUE, WAKE_PREFIX + settings.INGEST_QUEUE)
+
+
+def push(client, mailbox, qid: str):
+    headers = push_headers(sender=mailbox.address, qid=qid)
+    response = client.generic("POST", URL, raw_message(mailbox.address), headers=headers)
+    assert response.status_code == 200
+
+
+def queued(redis_client, queue: str) -> int:
+    return redis_client.llen(queue)  # kombu's Redis transport: one list per queue
+
+
+def test_pushes_queue_one_drain_while_it_is_under_way(
+    client, mailbox, queue, redis_client, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        for n in range(3):
+            push(client, mailbox, f"D{n}")
+
+    assert queued(redis_client, queue) == 1
+    assert 0 < redis_client.pttl(WAKE_PREFIX + queue) <= WAKE_TTL_MS
+    assert ingest_events_drain(queue=queue) == 3
+    assert OutboundMessage.objects.count() == 3 and not IngestEvent.objects.exists()
+    assert not redis_client.exists(WAKE_PREFIX + queue)  # done: the next push wakes another
+
+    with django_capture_on_commit_callbacks(execute=True):
+        push(client, mailbox, "D3")
+    assert queued(redis_client, queue) == 2
+
+
+def test_a_push_that_commits_as_the_drain_ends_is_recorded_by_it(
+    monkeypatch, mailbox, queue, redis_client
+):
+    redis_client.set(WAKE_PREFIX + queue, "1")  # this drain's own flag
+    for n in range(2):
+        ingest_event_create(kind="push", meta=meta(mailbox, f"E{n}"), raw=b"Subject: x\r\n\r\n")
+    claim_and_record = events._claim_and_record
+    late = []
+
+    def then_one_more(which, batch):
+        claimed = claim_and_record(which, batch)
+        if claimed == (0, 0) and not late:
+            # An ack commits now: it finds the flag still set and queues nothing.
+            late.append(ingest_event_create(kind="push", meta=meta(mailbox, "LATE"), raw=b"x"))
+        return claimed
+
+    monkeypatch.setattr(events, "_claim_and_record", then_one_more)
+
+    assert ingest_events_drain(queue=queue) == 3
+    assert sorted(OutboundMessage.objects.values_list("queue_id", flat=True)) == [
+        "E0",
+        "E1",
+        "LATE",
+    ]
+    assert queued(redis_client, queue) == 0  # no task was needed for the late one
+
+
+def test_a_drain_parks_a_bad_push_and_records_the_others(mailbox, queue):
+    ingest_event_create(kind="push", meta=meta(mailbox, "G1"), raw=b"x")
+    bad = ingest_event_create(kind="push", meta={**meta(mailbox, "G2"), "score": "NaN?"}, raw=b"x")
+    ingest_event_create(kind="push", meta=meta(mailbox, "G3"), raw=b"x")
+
+    assert ingest_events_drain(queue=queue) == 2
+
+    assert sorted(OutboundMessage.objects.values_list("queue_id", flat=True)) == ["G1", "G3"]
+    assert list(IngestEvent.objects.parked().values_list("pk", flat=True)) == [bad.pk]
+
+
+def meta(mailbox, qid: str) -> dict:
+    return {
+        "from": mailbox.address,
+        "rcpt": ["friend@example.org"],
+        "user": mailbox.address,
+        "qid": qid,
+        "server": "mx-out-1",
+        "ip": "203.0.113.9",
+        "score": 12.3,
+        "action": "add header",
+        "subject": "WIN",
+        "symbols": {},
+    }
