@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.conf import settings
@@ -162,6 +163,8 @@ def test_a_connection_accepted_while_stopping_is_answered_then_closed(clean_stat
         await asyncio.wait_for(stopping, 15)
         return answer, rest
 
-    answer, rest = asyncio.run(scenario())
+    # A loop of its own, in its own thread: another test may leave this thread's loop running.
+    with ThreadPoolExecutor(1) as pool:
+        answer, rest = pool.submit(asyncio.run, scenario()).result(timeout=30)
     assert answer == b"action=DUNNO\n\n"
     assert rest == b""
