@@ -80,22 +80,22 @@ static: install
 	$(TEST_ENV) $(PY) manage.py collectstatic --noinput --verbosity 0
 
 bench-policyd: static
-	$(TEST_ENV) $(PY) bench/policyd.py
+	$(TEST_ENV) $(PY) bench/policyd.py $(BENCH_ARGS)
 
 bench-tracking: static
-	$(TEST_ENV) $(PY) bench/tracking.py
+	$(TEST_ENV) $(PY) bench/tracking.py $(BENCH_ARGS)
 
 bench-ingest: static
-	$(TEST_ENV) $(PY) bench/ingest.py
+	$(TEST_ENV) $(PY) bench/ingest.py $(BENCH_ARGS)
 
 bench-ack: static
-	$(TEST_ENV) $(PY) bench/ack.py
+	$(TEST_ENV) $(PY) bench/ack.py $(BENCH_ARGS)
 
 bench-retention: static
-	$(TEST_ENV) $(PY) bench/retention.py
+	$(TEST_ENV) $(PY) bench/retention.py $(BENCH_ARGS)
 
 bench-engine: static
-	$(TEST_ENV) $(PY) bench/engine.py
+	$(TEST_ENV) $(PY) bench/engine.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(RUN_DIR) staticfiles .pytest_cache
