@@ -3,7 +3,6 @@ worker has recorded them (ingest/recording.py); one that cannot be recorded is p
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Mapping
 from datetime import datetime, timedelta
@@ -15,6 +14,7 @@ from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from abuse.enforcement.blockstate import client as redis_client
 from ingest.parsing import (
     UNKNOWN,
     InvalidReport,
@@ -117,16 +117,6 @@ def ingest_event_create(*, kind: str, meta: dict[str, Any], raw: bytes) -> Inges
     return event
 
 
-def _redis() -> redis.Redis:
-    return _redis_at(settings.REDIS_URL)
-
-
-@functools.cache
-def _redis_at(url: str) -> redis.Redis:
-    # One connection pool per process, not a connection per ack.
-    return redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
-
-
 def _wake_key(queue: str) -> str:
     return f"{WAKE_PREFIX}{queue}"
 
@@ -135,11 +125,11 @@ def _drain_claim(queue: str) -> bool:
     """Take the right to start a drain; False while another drain holds it. It lapses
     after WAKE_TTL_MS: a drain that long at work gets a second one beside it, and one
     whose task was lost holds nothing back for long."""
-    return bool(_redis().set(_wake_key(queue), "1", nx=True, px=WAKE_TTL_MS))
+    return bool(redis_client().set(_wake_key(queue), "1", nx=True, px=WAKE_TTL_MS))
 
 
 def _drain_wake() -> None:
-    # Publishing a Celery task costs the ack more than its insert (bench/ingest.py): a
+    # Publishing a Celery task costs the ack more than its insert (bench/ack.py): a
     # push publishes one only when no drain is under way, a Redis SET NX otherwise.
     queue = settings.INGEST_QUEUE
     try:
@@ -177,7 +167,7 @@ def ingest_events_drain(*, queue: str, batch: int = BATCH) -> int:
         if claimed:
             continue
         try:
-            _redis().delete(_wake_key(queue))
+            redis_client().delete(_wake_key(queue))
         except redis.RedisError as exc:  # it lapses by itself
             log.warning("ingest: drain flag unreachable (%s)", exc)
         if not _unclaimed_pushes():

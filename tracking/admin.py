@@ -40,12 +40,11 @@ class OutboundMessageAdmin(ReadOnlyAdmin):
     def changelist_view(self, request, extra_context=None):
         # The first row by primary key is the oldest kept, read on the primary key's index.
         oldest = OutboundMessage.objects.order_by("pk").values_list("sent_at", flat=True).first()
-        weeks = partitions_list(scheme=MESSAGES)
         extra_context = {
             **(extra_context or {}),
             "history_days": settings.MESSAGE_HISTORY_DAYS,
             "oldest": oldest,
-            "weeks": weeks,
+            "partitions": partitions_list(scheme=MESSAGES),
             "hours": len(partitions_list(scheme=CONTENTS)),
         }
         return super().changelist_view(request, extra_context=extra_context)

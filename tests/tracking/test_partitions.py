@@ -30,8 +30,8 @@ from tracking.tasks import ensure_partitions
 FAR = datetime(2031, 3, 12, 9, 30, tzinfo=UTC)  # no partition exists for it yet
 
 
-def old_week_detached(mailbox) -> tuple[datetime, str]:
-    """A message 500 days old whose week a retention run detached, then stopped."""
+def old_partition_detached(mailbox) -> tuple[datetime, str]:
+    """A message 500 days old whose partition a retention run detached, then stopped."""
     old = datetime.now(UTC) - timedelta(days=500)
     message_record(data=message_data(sender=mailbox.address, sent_at=old))
     name = MESSAGES.name(MESSAGES.start(old))
@@ -87,7 +87,7 @@ def test_a_duplicate_pushed_thirty_days_later_is_stored_once(mailbox):
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_copies_of_one_message_across_a_week_boundary_stored_at_once_give_one_row(mailbox):
+def test_copies_of_one_message_across_a_partition_boundary_stored_at_once_give_one_row(mailbox):
     # Sunday 23:59:59 and Monday 00:00:00: two partitions, one identity.
     monday = MESSAGES.start(datetime.now(UTC)) + MESSAGES.step
     base = message_data(sender=mailbox.address, queue_id="Q-boundary")
@@ -101,7 +101,7 @@ def test_copies_of_one_message_across_a_week_boundary_stored_at_once_give_one_ro
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_dropping_an_old_week_never_stops_a_writer_of_the_current_one(mailbox):
+def test_dropping_an_old_partition_never_stops_a_writer_of_the_current_one(mailbox):
     old = datetime.now(UTC) - timedelta(days=500)
     message_record(data=message_data(sender=mailbox.address, sent_at=old))
     writing = threading.Event()
@@ -144,8 +144,8 @@ def test_dropping_an_old_week_never_stops_a_writer_of_the_current_one(mailbox):
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_a_week_a_stopped_run_detached_but_did_not_drop_goes_at_the_next_run(mailbox):
-    old, name = old_week_detached(mailbox)
+def test_a_partition_a_stopped_run_detached_but_did_not_drop_goes_at_the_next_run(mailbox):
+    old, name = old_partition_detached(mailbox)
 
     assert partitions_drop(scheme=MESSAGES, before=MESSAGES.start(old) + MESSAGES.step) == [name]
     with connection.cursor() as cursor:
@@ -155,7 +155,7 @@ def test_a_week_a_stopped_run_detached_but_did_not_drop_goes_at_the_next_run(mai
 
 @pytest.mark.django_db
 def test_a_table_a_stopped_run_detached_is_attached_again_when_a_message_needs_it(mailbox):
-    old, _name = old_week_detached(mailbox)
+    old, _name = old_partition_detached(mailbox)
 
     assert partitions_cover(scheme=MESSAGES, moments=[old]) == 1
     message_record(data=message_data(sender=mailbox.address, sent_at=old + timedelta(hours=1)))
@@ -171,7 +171,7 @@ def test_the_command_makes_them_and_says_what_is_there(capsys):
 
 
 @pytest.mark.django_db
-def test_dropping_a_week_locks_no_other_table_than_its_own(mailbox):
+def test_dropping_a_partition_locks_no_other_table_than_its_own(mailbox):
     # A foreign key on a partition would lock the hostings, domains and mailboxes it names
     # exclusively for the drop (every page reads them): the message tables have none.
     old = datetime.now(UTC) - timedelta(days=500)
