@@ -132,6 +132,7 @@ def warning_notify(*, warning_id: int) -> bool:
                 context=context,
                 to=[account.contact_email],
                 message_id=f"warning-{warning.pk}",
+                hosting_id=warning.hosting_id,
             )
         SpamWarning.objects.filter(pk=warning.pk).update(notified_at=timezone.now())
     return True
@@ -154,6 +155,7 @@ def _send(blocks: list[Block], hosting) -> None:
             context=context,
             to=[account.contact_email],
             message_id=f"suspension-{blocks[0].pk}",
+            hosting_id=hosting.pk,
         )
 
 

@@ -20,6 +20,8 @@ from abuse.selectors import UnblockAvailability, unblock_availability
 from lwsmail.models import AuditEvent, Hosting
 from lwsmail.services import audit_event, audit_record
 from tracking.models import OutboundMessage
+from webhooks.events import Event
+from webhooks.services import Occurrence, webhook_event_emit, webhook_events_emit
 
 
 class UnblockRefused(Exception):
@@ -64,7 +66,32 @@ def _blocks_lift(
         unblock=unblock,
     )
     blockstate_withdraw(blocks=standing)
+    if reason != Block.LiftReason.ESCALATED:  # that one is told as the stronger block's
+        webhook_events_emit(
+            occurrences=[
+                Occurrence(
+                    event=Event.BLOCK_LIFTED,
+                    key=f"block.lifted:{b.pk}",
+                    hosting_id=b.hosting_id,
+                    at=b.ends_at if expired else now,
+                    data={**_block_data(b), "reason": reason},
+                )
+                for b in standing
+            ]
+        )
     return standing
+
+
+def _block_data(block: Block) -> dict:
+    """A block as webhooks tell of it."""
+    return {
+        "block_id": block.pk,
+        "code": block.code,
+        "scope": block.scope,
+        "target": block.target,
+        "started_at": block.started_at.isoformat() if block.started_at else None,
+        "ends_at": block.ends_at.isoformat() if block.ends_at else None,
+    }
 
 
 def block_start(
@@ -112,6 +139,13 @@ def block_start(
             "replaces": replaces.code if replaces else None,
             "message_id": message.pk if message else None,
         },
+    )
+    started = Event.BLOCK_ESCALATED if replaces is not None else Event.BLOCK_STARTED
+    data = {**_block_data(block), "spam_count": count}
+    if replaces is not None:
+        data["replaces"] = {"block_id": replaces.pk, "code": replaces.code}
+    webhook_event_emit(
+        event=started, key=f"{started}:{block.pk}", hosting_id=target.hosting_id, at=now, data=data
     )
     return block
 
@@ -246,5 +280,17 @@ def hosting_unblock(
             client_ip=client_ip,
             at=now,
             data={"lifted": unblock.lifted, "exceptional": unblock.used_exceptional_grant},
+        )
+        webhook_event_emit(
+            event=Event.HOSTING_UNBLOCKED,
+            key=f"hosting.unblocked:{unblock.pk}",
+            hosting_id=locked.pk,
+            at=now,
+            data={
+                "unblock_id": unblock.pk,
+                "lifted": unblock.lifted,
+                "exceptional": unblock.used_exceptional_grant,
+                "by": "staff" if user is not None and user.is_staff else "customer",
+            },
         )
     return unblock

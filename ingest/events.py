@@ -31,6 +31,7 @@ from ingest.parsing import (
 from ingest.recording import messages_record
 from ingest.rspamd import rspamd_check
 from lwsmail.celery import app
+from ops.counters import count
 from tracking.mime import clean_text, parse_message
 from tracking.models import IngestEvent
 from tracking.services import MessageData
@@ -241,6 +242,8 @@ def _claim_and_record(which: Q, batch: int) -> tuple[int, int]:
         _commit_without_waiting_for_disk()
         recorded = _events_record(claimed)
         IngestEvent.objects.filter(pk__in=[e.pk for e in recorded]).delete()
+        if recorded:
+            transaction.on_commit(lambda: count("ingest_recorded", len(recorded)))
         return len(claimed), len(recorded)
 
 
@@ -276,6 +279,7 @@ def _park(event_id: int, *, error: str) -> None:
     IngestEvent.objects.filter(pk=event_id).update(
         parked_at=timezone.now(), last_error=clean_text(error)[:2000], attempts=F("attempts") + 1
     )
+    transaction.on_commit(lambda: count("ingest_parked"))
 
 
 def _event_data(event: IngestEvent) -> MessageData:

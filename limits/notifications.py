@@ -61,7 +61,11 @@ def _send_customer(hold: Hold) -> None:
     with translation.override(account.language):
         context = {"hold": hold, "account": account, "password_url": site + password_url}
         email_send(
-            name="hold", context=context, to=[account.contact_email], message_id=f"hold-{hold.pk}"
+            name="hold",
+            context=context,
+            to=[account.contact_email],
+            message_id=f"hold-{hold.pk}",
+            hosting_id=hold.hosting_id,
         )
 
 
@@ -81,4 +85,10 @@ def _send_staff(hold: Hold) -> None:
         "admin_url": site + reverse("admin:limits_hold_change", args=[hold.pk]),
     }
     with translation.override("en"):
-        email_send(name="hold-staff", context=context, to=to, message_id=f"hold-staff-{hold.pk}")
+        email_send(
+            name="hold-staff",
+            context=context,
+            to=to,
+            message_id=f"hold-staff-{hold.pk}",
+            hosting_id=hold.hosting_id,
+        )

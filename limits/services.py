@@ -35,6 +35,8 @@ from limits.state import (
 from lwsmail.models import Domain, Mailbox
 from lwsmail.services import audit_record, mailbox_set_password
 from tracking.models import OutboundMessage, Source, Status
+from webhooks.events import Event
+from webhooks.services import webhook_event_emit
 
 log = logging.getLogger(__name__)
 
@@ -177,6 +179,21 @@ def hold_record(*, address: str, entry: dict[str, Any]) -> Hold | None:
             subject=mailbox.address,
             data={"reason": hold.reason, "observed": hold.observed, "threshold": hold.threshold},
             at=started,
+        )
+        webhook_event_emit(
+            event=Event.MAILBOX_HELD,
+            key=f"mailbox.held:{hold.pk}",
+            hosting_id=hold.hosting_id,
+            at=started,
+            data={
+                "hold_id": hold.pk,
+                "code": Hold.CODE,
+                "mailbox": mailbox.address,
+                "reason": hold.reason,
+                "observed": hold.observed,
+                "threshold": hold.threshold,
+                "networks": hold.networks,
+            },
         )
         transaction.on_commit(lambda: hold_notification_queue(hold.pk))
     return hold

@@ -7,10 +7,15 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 
+from webhooks.events import Event
+from webhooks.services import webhook_event_emit
 
-def email_send(*, name: str, context: dict, to: list[str], message_id: str) -> None:
-    """Render and send one e-mail; the same Message-ID on a resend lets the receiving side
-    see a duplicate."""
+
+def email_send(
+    *, name: str, context: dict, to: list[str], message_id: str, hosting_id: int | None = None
+) -> None:
+    """Render and send one e-mail, and tell the webhooks (email.sent) once it is handed to
+    the SMTP server; the same Message-ID on a resend lets the receiving side see a duplicate."""
     subject = render_to_string(f"emails/{name}-subject.txt", context).strip()
     message = EmailMultiAlternatives(
         subject=" ".join(subject.split()),
@@ -20,3 +25,9 @@ def email_send(*, name: str, context: dict, to: list[str], message_id: str) -> N
     )
     message.attach_alternative(render_to_string(f"emails/{name}-body.html", context), "text/html")
     message.send()
+    webhook_event_emit(
+        event=Event.EMAIL_SENT,
+        key=f"email.sent:{message_id}",
+        hosting_id=hosting_id,
+        data={"template": name, "to": to, "subject": message.subject, "message_id": message_id},
+    )

@@ -41,6 +41,8 @@ INSTALLED_APPS = [
     "ingest",
     "limits",
     "tracking",
+    "webhooks",
+    "ops",
 ]
 
 MIDDLEWARE = [
@@ -134,6 +136,8 @@ POLICYD_IDLE_TIMEOUT = env.float("POLICYD_IDLE_TIMEOUT", default=600.0)
 # At this many connections the longest-idle one is closed to make room for a new one.
 POLICYD_MAX_CONNECTIONS = env.int("POLICYD_MAX_CONNECTIONS", default=1000)
 # Only these client networks may ask (the mail servers); others are closed at once.
+# How often the policy service adds its answer counts and latencies to the metrics.
+POLICYD_STATS_SECONDS = env.float("POLICYD_STATS_SECONDS", default=5.0)
 POLICYD_ALLOWED_NETWORKS = env.list(
     "POLICYD_ALLOWED_NETWORKS",
     default=["127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"],
@@ -147,6 +151,17 @@ INGEST_MAX_BYTES = env.int("INGEST_MAX_BYTES", default=50 * 1024 * 1024)
 INGEST_QUEUE = env.str("INGEST_QUEUE", default="celery")
 RSPAMD_URL = env.str("RSPAMD_URL", default="http://127.0.0.1:11333")
 RSPAMD_TIMEOUT = env.float("RSPAMD_TIMEOUT", default=30.0)
+
+# Prometheus's /metrics: from these networks, or anywhere with "Authorization: Bearer
+# <METRICS_TOKEN>" (empty: networks only). The address is the one TrustedProxyMiddleware checked.
+METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1/128"])
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+
+# Webhooks (webhooks/): how long a receiver may take to answer, how long a delivery is
+# retried, and how long finished deliveries stay visible in the admin.
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+WEBHOOK_RETRY_HOURS = env.float("WEBHOOK_RETRY_HOURS", default=24.0)
+WEBHOOK_KEEP_DAYS = env.int("WEBHOOK_KEEP_DAYS", default=30)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -307,6 +322,23 @@ CELERY_BEAT_SCHEDULE = {
         "task": "tracking.tasks.sweep_message_content",
         "schedule": timedelta(seconds=BEAT_SWEEP_CONTENT_SECONDS),
         "options": {"expires": BEAT_SWEEP_CONTENT_SECONDS * 0.8},
+    },
+    # Webhook deliveries whose task was lost (each attempt queues the next itself).
+    "retry-webhooks": {
+        "task": "webhooks.tasks.retry_webhooks",
+        "schedule": timedelta(seconds=60),
+        "options": {"expires": 50},
+    },
+    # limit.reached from the refusals the policy service and Rspamd note in Redis.
+    "emit-limits-reached": {
+        "task": "webhooks.tasks.emit_limits_reached",
+        "schedule": timedelta(seconds=60),
+        "options": {"expires": 50},
+    },
+    "purge-webhook-deliveries": {
+        "task": "webhooks.tasks.purge_webhook_deliveries",
+        "schedule": timedelta(hours=6),
+        "options": {"expires": 3600},
     },
 }
 

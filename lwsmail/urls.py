@@ -9,6 +9,7 @@ from ingest import api
 from limits import views as limits_views
 from lwsmail import views
 from lwsmail.forms import LoginForm
+from ops import views as ops_views
 from tracking import views as tracking_views
 
 hosting = [
@@ -48,6 +49,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("healthz", views.healthz, name="healthz"),
+    path("metrics", ops_views.metrics, name="metrics"),
     path("api/ingest/rspamd/", api.rspamd_push, name="ingest-rspamd"),
     path("api/ingest/scan/", api.scan_submit, name="ingest-scan"),
 ]

@@ -8,9 +8,11 @@ hash that the block services keep (abuse/blockstate.py); PostgreSQL is never on 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import ipaddress
 import logging
 import resource
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -28,6 +30,8 @@ from abuse.enforcement.decide import (
 )
 from limits.counters import hold_reply
 from lwsmail.celery import app
+from ops.counters import KEY as METRICS_KEY
+from ops.counters import LATENCY_BUCKETS
 
 RECORD_HOLD_TASK = "limits.tasks.record_hold"
 
@@ -51,6 +55,54 @@ def reply(entry: dict, sender: str, now: datetime) -> str | None:
         f"REJECT 5.7.1 {code} <{sender}>: sending suspended until "
         f"{ends.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC, change the password of this address"
     )
+
+
+def answer_kind(action: str) -> str:
+    """The metrics' label of an answer."""
+    if action == "DUNNO":
+        return "dunno"
+    if action.startswith("DEFER"):
+        return "unavailable"
+    if action.startswith("450"):
+        return "rate"
+    if "L-HOLD" in action:
+        return "hold"
+    return "block" if action.startswith("REJECT") else "other"
+
+
+class AnswerStats:
+    """Answers and their latency since the last flush, added to the shared counters
+    (ops/counters.py) every few seconds in one pipeline, never a Redis call per answer."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.answers: Counter[str] = Counter()
+        self.buckets = [0] * (len(LATENCY_BUCKETS) + 1)
+        self.total = 0.0
+
+    def observe(self, action: str, seconds: float) -> None:
+        self.answers[answer_kind(action)] += 1
+        self.buckets[bisect.bisect_left(LATENCY_BUCKETS, seconds)] += 1
+        self.total += seconds
+
+    async def flush(self, redis: aioredis.Redis) -> None:
+        if not self.answers:
+            return
+        answers, buckets, total = self.answers, self.buckets, self.total
+        self.reset()
+        pipe = redis.pipeline(transaction=False)
+        for kind, n in answers.items():
+            pipe.hincrby(METRICS_KEY, f"policyd_answers:{kind}", n)
+        for i, n in enumerate(buckets):
+            if n:
+                pipe.hincrby(METRICS_KEY, f"policyd_latency_bucket:{i}", n)
+        pipe.hincrbyfloat(METRICS_KEY, "policyd_latency_sum", total)
+        try:
+            await pipe.execute()
+        except (aioredis.RedisError, OSError) as exc:
+            log.warning("policyd: %d answers not counted in the metrics (%s)", answers.total(), exc)
 
 
 class PassBatch:
@@ -173,6 +225,8 @@ class PolicyServer:
         self.closing = False
         self.server: asyncio.Server | None = None
         self.sweeper: asyncio.Task | None = None
+        self.stats = AnswerStats()
+        self.stats_flusher: asyncio.Task | None = None
 
     async def decide(self, attrs: dict[str, str]) -> str:
         login = (attrs.get("sasl_username") or "").strip().lower()
@@ -265,6 +319,7 @@ class PolicyServer:
                     log.warning("policyd: oversized request, closing the connection")
                     return
                 conn.busy = True
+                asked = loop.time()
                 attrs = dict(
                     line.partition("=")[::2]
                     for line in request.decode("utf-8", "replace").split("\n")
@@ -272,6 +327,7 @@ class PolicyServer:
                 )
                 action = await self.decide(attrs)
                 writer.write(f"action={action}\n\n".encode())
+                self.stats.observe(action, loop.time() - asked)
                 await writer.drain()
                 conn.busy = False
                 conn.idle_since = loop.time()
@@ -292,9 +348,17 @@ class PolicyServer:
                 if not conn.busy and conn.idle_since < deadline:
                     conn.close()
 
+    async def _flush_stats(self, every: float) -> None:
+        while True:
+            await asyncio.sleep(every)
+            await self.stats.flush(self.redis)
+
     async def serve(self, host: str, port: int) -> asyncio.Server:
         self.server = await asyncio.start_server(self.handle, host, port, limit=MAX_REQUEST)
         self.sweeper = asyncio.ensure_future(self._sweep(min(5.0, self.idle_timeout / 2)))
+        self.stats_flusher = asyncio.ensure_future(
+            self._flush_stats(settings.POLICYD_STATS_SECONDS)
+        )
         return self.server
 
     async def shutdown(self, *, grace: float = 0.5, timeout: float = 10.0) -> None:
@@ -319,4 +383,7 @@ class PolicyServer:
             await asyncio.sleep(0.05)
         if self.sweeper is not None:
             self.sweeper.cancel()
+        if self.stats_flusher is not None:
+            self.stats_flusher.cancel()
+        await self.stats.flush(self.redis)
         await self.redis.aclose()

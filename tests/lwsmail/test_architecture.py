@@ -8,7 +8,7 @@ from collections import defaultdict
 
 from tests.harness.common import ROOT
 
-APPS = ("lwsmail", "abuse", "ingest", "limits", "tracking")
+APPS = ("lwsmail", "abuse", "ingest", "limits", "ops", "tracking", "webhooks")
 
 
 def import_graph() -> dict[str, set[str]]:
