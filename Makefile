@@ -23,7 +23,7 @@ TEST_ENV := DJANGO_SECRET_KEY=tests-only-7c1e0b5d2f9a4e8c6b3d1f0a9e8d7c6b5a4f3e2
 	REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/15}
 
 
-.PHONY: install port-free run demo demo-spam test lint format static bench bench-engine bench-ingest bench-tracking bench-policyd bench-retention bench-ack clean
+.PHONY: install port-free run demo demo-spam test lint format static bench bench-engine bench-ingest bench-tracking bench-policyd bench-retention bench-ack bench-dashboard clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -72,7 +72,7 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: bench-engine bench-ingest bench-tracking bench-policyd bench-retention bench-ack
+bench: bench-engine bench-ingest bench-tracking bench-policyd bench-retention bench-ack bench-dashboard
 
 # The benches run the production settings, whose static files storage needs the manifest
 # that `collectstatic` writes (on a fresh clone nothing else has run it).
@@ -84,6 +84,9 @@ bench-policyd: static
 
 bench-tracking: static
 	$(TEST_ENV) $(PY) bench/tracking.py $(BENCH_ARGS)
+
+bench-dashboard: static
+	$(TEST_ENV) $(PY) bench/dashboard.py $(BENCH_ARGS)
 
 bench-ingest: static
 	$(TEST_ENV) $(PY) bench/ingest.py $(BENCH_ARGS)

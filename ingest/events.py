@@ -31,7 +31,7 @@ from ingest.parsing import (
 from ingest.recording import messages_record
 from ingest.rspamd import rspamd_check
 from lwsmail.celery import app
-from ops.counters import count
+from ops.counters import count, count_minute
 from tracking.mime import clean_text, parse_message
 from tracking.models import IngestEvent
 from tracking.services import MessageData
@@ -243,8 +243,13 @@ def _claim_and_record(which: Q, batch: int) -> tuple[int, int]:
         recorded = _events_record(claimed)
         IngestEvent.objects.filter(pk__in=[e.pk for e in recorded]).delete()
         if recorded:
-            transaction.on_commit(lambda: count("ingest_recorded", len(recorded)))
+            transaction.on_commit(lambda: _counted(len(recorded)))
         return len(claimed), len(recorded)
+
+
+def _counted(n: int) -> None:
+    count("ingest_recorded", n)
+    count_minute("ingest_recorded", n)
 
 
 def _events_record(events: list[IngestEvent]) -> list[IngestEvent]:

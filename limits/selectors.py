@@ -169,6 +169,23 @@ def hosting_limit_rows(*, hosting: Hosting, redis) -> list[LimitRow]:
     return rows
 
 
+def counter_hostings(keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    """The hosting id of each counter (kind, target): a mailbox's, a domain's, a hosting."""
+    boxes = [t for k, t in keys if k == "mailbox"]
+    domains = [t for k, t in keys if k == "domain"]
+    found: dict[tuple[str, str], int] = {}
+    for address, hosting in Mailbox.objects.filter(address__in=boxes).values_list(
+        "address", "domain__hosting_id"
+    ):
+        found["mailbox", address.lower()] = hosting
+    for name, hosting in Domain.objects.filter(name__in=domains).values_list("name", "hosting_id"):
+        found["domain", name.lower()] = hosting
+    for kind, target in keys:
+        if kind == "hosting" and target.isdigit():
+            found[kind, target] = int(target)
+    return found
+
+
 def senders_at_limit(*, redis, now: float | None = None) -> list[dict]:
     """Counters refused a recipient in the last hour, the latest first, with their use now."""
     now = time.time() if now is None else now

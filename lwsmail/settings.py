@@ -136,6 +136,9 @@ POLICYD_IDLE_TIMEOUT = env.float("POLICYD_IDLE_TIMEOUT", default=600.0)
 # At this many connections the longest-idle one is closed to make room for a new one.
 POLICYD_MAX_CONNECTIONS = env.int("POLICYD_MAX_CONNECTIONS", default=1000)
 # Only these client networks may ask (the mail servers); others are closed at once.
+# The policy services the operations dashboard asks (host:port, comma-separated; empty:
+# none checked). Their POLICYD_ALLOWED_NETWORKS must include the panel's address.
+POLICYD_PROBE_ADDRESSES = env.list("POLICYD_PROBE_ADDRESSES", default=[])
 # How often the policy service adds its answer counts and latencies to the metrics.
 POLICYD_STATS_SECONDS = env.float("POLICYD_STATS_SECONDS", default=5.0)
 POLICYD_ALLOWED_NETWORKS = env.list(

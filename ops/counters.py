@@ -6,6 +6,7 @@ again from zero, which Prometheus reads as a counter reset."""
 from __future__ import annotations
 
 import logging
+import time
 
 from redis import RedisError
 
@@ -29,3 +30,26 @@ def count(field: str, n: int = 1) -> None:
 
 def read(redis) -> dict[str, float]:
     return {k.decode(): float(v) for k, v in redis.hgetall(KEY).items()}
+
+
+def _minute_key(name: str, minute: int) -> str:
+    return f"{KEY}:{name}:{minute}"
+
+
+def count_minute(name: str, n: int, *, now: float | None = None) -> None:
+    """Add `n` to this minute's count of `name` (kept an hour): what rates are read from."""
+    minute = int((time.time() if now is None else now) // 60)
+    try:
+        pipe = client().pipeline(transaction=False)
+        pipe.incrby(_minute_key(name, minute), n)
+        pipe.expire(_minute_key(name, minute), 3600)
+        pipe.execute()
+    except RedisError as exc:
+        log.warning("metrics: %s per minute not counted (%s)", name, exc)
+
+
+def per_minute(redis, name: str, *, minutes: int, now: float | None = None) -> float:
+    """The mean per minute of `name` over the last `minutes` whole minutes."""
+    this = int((time.time() if now is None else now) // 60)
+    values = redis.mget([_minute_key(name, m) for m in range(this - minutes, this)])
+    return sum(int(v) for v in values if v is not None) / minutes

@@ -18,7 +18,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from lwsmail.models import Domain, Hosting, Mailbox
+from limits.selectors import counter_hostings
+from lwsmail.models import Hosting
 from ops.counters import count
 from webhooks.events import Event
 from webhooks.models import Attempt, Delivery, Endpoint
@@ -219,23 +220,6 @@ def webhook_delivery_retry(*, delivery: Delivery) -> bool:
     return bool(changed)
 
 
-def _limit_hostings(keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
-    """The hosting of each refused counter (kind, target)."""
-    boxes = [t for k, t in keys if k == "mailbox"]
-    domains = [t for k, t in keys if k == "domain"]
-    found: dict[tuple[str, str], int] = {}
-    for address, hosting in Mailbox.objects.filter(address__in=boxes).values_list(
-        "address", "domain__hosting_id"
-    ):
-        found["mailbox", address.lower()] = hosting
-    for name, hosting in Domain.objects.filter(name__in=domains).values_list("name", "hosting_id"):
-        found["domain", name.lower()] = hosting
-    for kind, target in keys:
-        if kind == "hosting" and target.isdigit():
-            found[kind, target] = int(target)
-    return found
-
-
 def webhook_limits_reached_emit(*, redis, now: float | None = None, since: float = 180) -> int:
     """Emit limit.reached for the counters the policy service or Rspamd refused in the last
     `since` seconds, once per counter and clock hour; returns the new deliveries."""
@@ -250,7 +234,7 @@ def webhook_limits_reached_emit(*, redis, now: float | None = None, since: float
         parts = raw.decode(errors="replace").split(":", 3)
         if len(parts) == 4 and parts[2] in {"mailbox", "domain", "hosting"}:
             parsed.append((parts[2], parts[3], at))
-    hostings = _limit_hostings([(k, t) for k, t, _ in parsed])
+    hostings = counter_hostings([(k, t) for k, t, _ in parsed])
     occurrences = [
         Occurrence(
             event=Event.LIMIT_REACHED,

@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import time
 from datetime import UTC
 
 import redis
@@ -27,6 +28,8 @@ from abuse.models import Block
 log = logging.getLogger(__name__)
 KEY = "lwsmail:blocks"
 RSPAMD_KEY = "lwsmail:rspamd:blocked"
+# When blockstate_rebuild last rewrote both hashes (seconds since the epoch).
+REBUILT_KEY = "lwsmail:blocks:rebuilt"
 
 # Delete the fields only if they still hold this block: an older block's lift must never
 # remove the newer block that replaced it.
@@ -110,6 +113,7 @@ def blockstate_rebuild() -> int:
         RSPAMD_KEY: {b.target.lower(): rspamd_value(b) for b in blocks},
     }
     pipe = client().pipeline(transaction=True)
+    pipe.set(REBUILT_KEY, repr(time.time()))
     for key, mapping in hashes.items():
         tmp = f"{key}:rebuild"
         pipe.delete(tmp)
