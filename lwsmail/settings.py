@@ -43,6 +43,9 @@ INSTALLED_APPS = [
     "tracking",
     "webhooks",
     "ops",
+    "rest_framework",
+    "drf_spectacular",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -154,6 +157,25 @@ INGEST_MAX_BYTES = env.int("INGEST_MAX_BYTES", default=50 * 1024 * 1024)
 INGEST_QUEUE = env.str("INGEST_QUEUE", default="celery")
 RSPAMD_URL = env.str("RSPAMD_URL", default="http://127.0.0.1:11333")
 RSPAMD_TIMEOUT = env.float("RSPAMD_TIMEOUT", default=30.0)
+
+# The provider's REST API (api/): token authentication, a scope per endpoint, cursor
+# pagination, JSON only, and its OpenAPI document at /api/v1/schema/.
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["api.auth.TokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["api.auth.HasScope"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "lwsmail API",
+    "DESCRIPTION": "Hostings, blocks, unblocks and sent messages for the provider's systems.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+}
 
 # Prometheus's /metrics: from these networks, or anywhere with "Authorization: Bearer
 # <METRICS_TOKEN>" (empty: networks only). The address is the one TrustedProxyMiddleware checked.

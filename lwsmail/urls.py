@@ -51,6 +51,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", views.healthz, name="healthz"),
     path("metrics", ops_views.metrics, name="metrics"),
+    path("api/v1/", include("api.urls")),
     path("api/ingest/rspamd/", api.rspamd_push, name="ingest-rspamd"),
     path("api/ingest/scan/", api.scan_submit, name="ingest-scan"),
 ]

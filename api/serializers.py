@@ -1,0 +1,132 @@
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from abuse.models import Block
+from abuse.selectors import UnblockAvailability
+from lwsmail.models import Hosting
+from tracking.models import OutboundMessage
+
+
+class BlockSerializer(serializers.ModelSerializer):
+    hosting = serializers.IntegerField(source="hosting_id", read_only=True)
+    active = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Block
+        fields = [
+            "id", "hosting", "scope", "target", "code", "rank", "spam_count", "started_at",
+            "ends_at", "complaint_ends_at", "lifted_at", "lift_reason", "active",
+        ]  # fmt: skip
+
+    @extend_schema_field(serializers.BooleanField())
+    def get_active(self, block: Block) -> bool:
+        return block.is_active()
+
+
+class HoldSerializer(serializers.Serializer):
+    mailbox = serializers.CharField(source="mailbox.address")
+    reason = serializers.CharField()
+    started_at = serializers.DateTimeField()
+
+
+class UnblockSerializer(serializers.Serializer):
+    allowed = serializers.BooleanField()
+    reason = serializers.CharField(
+        allow_null=True, help_text="nothing_blocked, interval, complaint_period"
+    )
+    available_from = serializers.DateTimeField(allow_null=True)
+    uses_exceptional_grant = serializers.BooleanField()
+    explanation = serializers.SerializerMethodField()
+
+    def get_explanation(self, availability: UnblockAvailability) -> str:
+        return availability.explanation()
+
+
+class HostingSerializer(serializers.ModelSerializer):
+    customer = serializers.CharField(source="customer.name")
+    blocks = BlockSerializer(source="active_blocks", many=True, read_only=True)
+    holds = HoldSerializer(source="standing_holds", many=True, read_only=True)
+    blocked = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Hosting
+        fields = [
+            "id", "name", "customer", "blocked", "blocks", "holds",
+            "exceptional_unblock_granted_at",
+        ]  # fmt: skip
+
+    @extend_schema_field(serializers.BooleanField())
+    def get_blocked(self, hosting: Hosting) -> bool:
+        return bool(hosting.active_blocks) or bool(hosting.standing_holds)
+
+
+class HostingDetailSerializer(HostingSerializer):
+    unblock = serializers.SerializerMethodField()
+
+    class Meta(HostingSerializer.Meta):
+        fields = [*HostingSerializer.Meta.fields, "unblock"]
+
+    @extend_schema_field(UnblockSerializer())
+    def get_unblock(self, hosting: Hosting) -> dict:
+        return UnblockSerializer(self.context["availability"]).data
+
+
+class MessageSerializer(serializers.ModelSerializer):
+    mailbox = serializers.CharField(source="mailbox.address", allow_null=True, default=None)
+
+    class Meta:
+        model = OutboundMessage
+        fields = [
+            "id", "hosting", "mailbox", "sender", "recipients", "subject", "queue_id",
+            "message_id", "sent_at", "score", "status", "is_spam", "code", "source",
+        ]  # fmt: skip
+
+
+class NoBody(serializers.Serializer):
+    """An endpoint that takes no fields: an empty body or {}; anything else is a 400."""
+
+
+class LiftSerializer(serializers.Serializer):
+    note = serializers.CharField(max_length=500, help_text="Why: kept in the audit trail.")
+
+
+class LiftResultSerializer(serializers.Serializer):
+    lifted = serializers.BooleanField()
+    block = BlockSerializer()
+
+
+class GrantResultSerializer(serializers.Serializer):
+    granted = serializers.BooleanField(help_text="False: a grant was already pending.")
+    exceptional_unblock_granted_at = serializers.DateTimeField()
+
+
+class UnblockResultSerializer(serializers.Serializer):
+    unblock_id = serializers.IntegerField()
+    lifted = serializers.ListField(child=serializers.DictField())
+    used_exceptional_grant = serializers.BooleanField()
+
+
+class RefusedSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    reason = serializers.CharField()
+    available_from = serializers.DateTimeField(allow_null=True)
+
+
+class MessageQuerySerializer(serializers.Serializer):
+    """A search names a hosting or an address (both may be given), within an optional time
+    range: every search then reads one index, however many messages are stored."""
+
+    hosting = serializers.IntegerField(required=False, min_value=1)
+    address = serializers.EmailField(required=False, max_length=254)
+    after = serializers.DateTimeField(required=False, help_text="sent at or after")
+    before = serializers.DateTimeField(required=False, help_text="sent before")
+    queue_id = serializers.CharField(required=False, max_length=64)
+
+    def validate(self, data: dict) -> dict:
+        if not data.get("hosting") and not data.get("address"):
+            raise serializers.ValidationError("Give a hosting or an address.")
+        if data.get("after") and data.get("before") and data["after"] >= data["before"]:
+            raise serializers.ValidationError("after must be earlier than before.")
+        return data

@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView
+
+from api import views
+
+urlpatterns = [
+    path("hostings/", views.HostingList.as_view(), name="api-hostings"),
+    path("hostings/<int:pk>/", views.HostingDetail.as_view(), name="api-hosting"),
+    path("hostings/<int:pk>/unblock/", views.HostingUnblock.as_view(), name="api-hosting-unblock"),
+    path(
+        "hostings/<int:pk>/exceptional-unblock/",
+        views.HostingGrant.as_view(),
+        name="api-hosting-grant",
+    ),
+    path("blocks/", views.BlockList.as_view(), name="api-blocks"),
+    path("blocks/<int:pk>/lift/", views.BlockLift.as_view(), name="api-block-lift"),
+    path("messages/", views.MessageList.as_view(), name="api-messages"),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+]
