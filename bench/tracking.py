@@ -5,7 +5,7 @@ PostgreSQL), so the time measured is the server's. Scenarios: the first page, a 
 (keyset cursor thousands of rows down), filters (spam only + one address), and a text
 search in subjects and recipients. Prints p50/p95 per scenario and the p95 ratio.
 
-    make bench-tracking        # or: python bench/tracking.py --small 10000 --large 1000000
+    make bench-tracking        # or: python bench/tracking.py --small 10000 --rows 1000000
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def scenarios(client, url: str, box_id: int) -> dict[str, dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--small", type=int, default=10_000)
-    parser.add_argument("--large", type=int, default=1_000_000)
+    parser.add_argument("--large", "--rows", dest="large", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=40)
     parser.add_argument("--database", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB))
     args = parser.parse_args()

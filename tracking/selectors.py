@@ -15,6 +15,7 @@ from django.utils import timezone
 from lwsmail.models import Hosting
 from tracking.mime import clean_text, parse_message
 from tracking.models import OutboundMessage
+from tracking.partitions import MESSAGES, partitioned, partitions_list
 
 PAGE_SIZE = 50
 
@@ -81,9 +82,29 @@ def hosting_messages(
     if after is not None:
         sent_at, pk = after
         qs = qs.filter(Q(sent_at__lt=sent_at) | Q(sent_at=sent_at, pk__lt=pk))
-    page = list(qs.defer("recipients_text").order_by("-sent_at", "-id")[: limit + 1])
+    qs = qs.defer("recipients_text").order_by("-sent_at", "-id")
+    if filters.text and partitioned():
+        newest = after[0] if after is not None else None
+        page = _by_partition(qs, limit=limit + 1, newest=newest)
+    else:
+        page = list(qs[: limit + 1])
     next_cursor = encode_cursor(page[limit - 1]) if len(page) > limit else None
     return page[:limit], next_cursor
+
+
+def _by_partition(qs, *, limit: int, newest: datetime | None) -> list[OutboundMessage]:
+    """The first `limit` rows of a text search, one partition at a time from the newest.
+    The trigram index finds matches but not their order: one query over every partition
+    fetched and sorted the matches of all the years kept, where a page of a common word
+    fills from the newest weeks (measured in bench/tracking.py at 10^7 messages)."""
+    page: list[OutboundMessage] = []
+    for start, end in reversed(partitions_list(scheme=MESSAGES)):
+        if newest is not None and start > newest:
+            continue
+        page += qs.filter(sent_at__gte=start, sent_at__lt=end)[: limit - len(page)]
+        if len(page) >= limit:
+            break
+    return page
 
 
 @dataclass
