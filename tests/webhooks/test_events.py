@@ -121,3 +121,21 @@ def test_a_limit_reached_is_told_once_per_counter_and_hour(endpoint, mailbox, re
         ("mailbox", mailbox.domain.hosting_id),
         ("domain", mailbox.domain.hosting_id),
     }
+
+
+def test_a_compromise_hold_is_told_once_with_its_reason(endpoint, mailbox):
+    from limits.services import hold_record
+
+    held = {"t": "a1b2c3d4e5f6", "at": timezone.now().timestamp(), "why": "networks", "n": 6,
+            "max": 5, "nets": ["192.0.2.0/24", "2001:db8::/48"]}  # fmt: skip
+    hold_record(address=mailbox.address, entry=held)
+    hold_record(address=mailbox.address, entry=held)  # the task redelivered
+    [body] = bodies(Event.MAILBOX_HELD)
+    assert body["data"]["code"] == "L-HOLD"
+    assert body["data"]["mailbox"] == mailbox.address
+    assert (body["data"]["reason"], body["data"]["observed"], body["data"]["threshold"]) == (
+        "networks",
+        6,
+        5,
+    )
+    assert body["data"]["networks"] == ["192.0.2.0/24", "2001:db8::/48"]
