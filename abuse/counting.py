@@ -121,8 +121,10 @@ def spam_count(
     message: OutboundMessage,
     now: datetime,
     floors: LiftFloors | None = None,
+    counts: dict[int, int] | None = None,
 ) -> int:
-    """Spam of `target` in the tier's window ending now, capped at the threshold."""
+    """Spam of `target` in the tier's window ending now, capped at the threshold (from
+    `counts`, spam_counts_in_windows's answer, when given)."""
     floors = floors or LiftFloors.of(target)
     if tier.is_immediate:
         # The message itself; one whose block would already have run out starts none.
@@ -130,17 +132,40 @@ def spam_count(
         recent = tier.block_duration is None or message.sent_at + tier.block_duration > now
         after_floor = floor is None or message.sent_at > floor
         return int(message.is_spam and recent and after_floor)
+    if counts is not None and tier.pk in counts:
+        return counts[tier.pk]
     return spam_count_in_window(tier=tier, target=target, now=now, floors=floors)
+
+
+def _since(tier: PolicyTier, now: datetime, floors: LiftFloors) -> datetime:
+    since = now - tier.window
+    floor = floors.for_rank(tier.rank)
+    return floor if floor is not None and floor > since else since
+
+
+def spam_counts_in_windows(
+    *, tiers: list[PolicyTier], target: Target, now: datetime, floors: LiftFloors
+) -> dict[int, int]:
+    """Spam of `target` in each tier's window ending now, after its lift floor, capped at
+    its threshold, by tier id, from one read of the target's newest spam. The spam inside
+    a window ending now is a prefix of the newest-first order, so the newest
+    max(threshold) rows hold every count up to its cap: the work stays bounded by the
+    thresholds, whatever the history, and one query serves every tier."""
+    if not tiers:
+        return {}
+    sinces = {t.pk: _since(t, now, floors) for t in tiers}
+    newest = list(
+        target.spam()
+        .filter(sent_at__gt=min(sinces.values()))
+        .order_by("-sent_at")
+        .values_list("sent_at", flat=True)[: max(t.threshold for t in tiers)]
+    )
+    return {t.pk: min(t.threshold, sum(1 for at in newest if at > sinces[t.pk])) for t in tiers}
 
 
 def spam_count_in_window(
     *, tier: PolicyTier, target: Target, now: datetime, floors: LiftFloors
 ) -> int:
     """Spam of `target` in the tier's window ending now, after its lift floor, capped at
-    the threshold: the work stays bounded by the threshold, whatever the history."""
-    since = now - tier.window
-    floor = floors.for_rank(tier.rank)
-    if floor is not None and floor > since:
-        since = floor
-    window = target.spam().filter(sent_at__gt=since).order_by().values("pk")
-    return window[: tier.threshold].count()
+    the threshold."""
+    return spam_counts_in_windows(tiers=[tier], target=target, now=now, floors=floors)[tier.pk]

@@ -14,7 +14,7 @@ from abuse.counting import (
     Target,
     policy_cached,
     spam_count,
-    spam_count_in_window,
+    spam_counts_in_windows,
     targets_of,
 )
 from abuse.models import Block, PolicyTier
@@ -42,10 +42,15 @@ def spam_evaluate(*, message: OutboundMessage, now: datetime) -> list[Block]:
     for target in targets_of(message):
         current = _standing_block(target, now)
         floors = LiftFloors.of(target)
-        for tier in (t for t in tiers if t.scope == target.scope):
+        scoped = [t for t in tiers if t.scope == target.scope]
+        # Every tier's count from one read (starting a block adds no spam to count).
+        counts = spam_counts_in_windows(tiers=scoped, target=target, now=now, floors=floors)
+        for tier in scoped:
             if current is not None and current.rank >= tier.rank:
                 break  # a weaker code never shortens or replaces a stronger block
-            count = spam_count(tier=tier, target=target, message=message, now=now, floors=floors)
+            count = spam_count(
+                tier=tier, target=target, message=message, now=now, floors=floors, counts=counts
+            )
             if count >= tier.threshold:
                 current = block_start(
                     tier=tier,
@@ -57,7 +62,7 @@ def spam_evaluate(*, message: OutboundMessage, now: datetime) -> list[Block]:
                 )
                 started.append(current)
                 break
-        _warn_if_near(tiers, target, current, now, floors)
+        _warn_if_near(tiers, target, current, counts, now)
     return started
 
 
@@ -69,8 +74,8 @@ def _warn_if_near(
     tiers: tuple[PolicyTier, ...],
     target: Target,
     current: Block | None,
+    counts: dict[int, int],
     now: datetime,
-    floors: LiftFloors,
 ) -> None:
     """Warn the customer when the target reaches 80 % of its next mail-abuse threshold."""
     rank = current.rank if current is not None else -1
@@ -78,6 +83,6 @@ def _warn_if_near(
     if not ahead:
         return
     tier = min(ahead, key=lambda t: t.rank)
-    count = spam_count_in_window(tier=tier, target=target, now=now, floors=floors)
+    count = counts[tier.pk]
     if math.ceil(WARNING_SHARE * tier.threshold) <= count < tier.threshold:
         spam_warning_issue(tier=tier, target=target, count=count, now=now)

@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
-from abuse.counting import LiftFloors, Target, policy_cached, spam_count_in_window
+from abuse.counting import LiftFloors, Target, policy_cached, spam_counts_in_windows
 from abuse.models import Block, PolicySettings, Scope, Unblock
 from lwsmail.models import Hosting
 from tracking.models import OutboundMessage, Source
@@ -201,16 +201,13 @@ def hosting_meters(*, hosting: Hosting, now: datetime | None = None) -> list[Tar
     targets += [Target(Scope.DOMAIN, name, hosting.pk, pk, None) for name, pk in sorted(domains)]
     result = []
     for target in targets:
-        floors = LiftFloors.of(target)
+        mine = sorted((t for t in tiers if t.scope == target.scope), key=lambda t: t.rank)
+        counts = spam_counts_in_windows(
+            tiers=mine, target=target, now=now, floors=LiftFloors.of(target)
+        )
         meters = [
-            Meter(
-                t.code,
-                spam_count_in_window(tier=t, target=target, now=now, floors=floors),
-                t.threshold,
-                round(t.window.total_seconds() / 86400),
-            )
-            for t in sorted(tiers, key=lambda t: t.rank)
-            if t.scope == target.scope
+            Meter(t.code, counts[t.pk], t.threshold, round(t.window.total_seconds() / 86400))
+            for t in mine
         ]
         result.append(TargetMeters(target.name, target.scope, meters))
     return result

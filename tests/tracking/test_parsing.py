@@ -61,3 +61,59 @@ def test_symbols_from_checkv2_and_from_the_exporter_normalise_alike():
     exporter = [{"name": "A", "score": 1.5, "description": "d", "options": ["o"]}]
 
     assert symbols_report(checkv2) == symbols_report(exporter)
+
+
+def _registry_headers(raw: bytes) -> tuple[str, str, list[str], str]:
+    """What the header registry reads for every header (the slow path, as reference)."""
+    from email import policy
+    from email.parser import BytesHeaderParser
+    from email.utils import getaddresses
+
+    from tracking.mime import text
+
+    msg = BytesHeaderParser(policy=policy.default).parsebytes(raw)
+
+    def header(name: str) -> str:
+        return text(msg.get(name)) if name in msg else ""
+
+    to = [a for _, a in getaddresses([header("To"), header("Cc")]) if a]
+    subject = header("Subject").replace("\r", " ").replace("\n", " ")
+    return subject, header("Message-ID"), to, header("X-Mailer")
+
+
+def test_the_fast_header_path_reads_what_the_registry_reads():
+    import random
+    from datetime import UTC, datetime
+
+    from lwsmail.sample_mail import sample_message
+
+    rng = random.Random(14)
+    cases = [
+        b"Subject: =?utf-8?q?Fattura_pronta_=C3=A8_qui?=\r\nTo: a@b.example\r\n\r\nx",
+        "Subject: Facture prête\r\nTo: Éloïse <e@b.example>\r\n\r\nx".encode(),
+        b"Subject: folded\r\n  over two lines\r\nMessage-ID: <m@x>\r\n"
+        b"Cc: c@d.example,\r\n e@f.example\r\n\r\nx",
+        b"Subject:\r\nX-Mailer: PHPMailer 6.9\r\n\r\nx",
+        b"Subject: \xff\xfe broken\r\nTo: \x00weird@x.example\r\n\r\nx",
+        b"Subject: lf only\nTo: lf@x.example\n\nSubject: in the body\n",
+        b"Subject: cr only\rTo: cr@x.example\r\rTo: body@x.example\r",
+        b"Subject: mixed\r\nTo: m@x.example\r\n\nTo: body@x.example\r\n",
+        b"\r\nSubject: after an empty first line\r\n\r\nx",
+        b"Subject: no body at all\r\nTo: nobody@x.example",
+    ]
+    cases += [
+        sample_message(
+            rng,
+            sender=rng.choice(["box@shop.it", "box@boutique.fr", "box@shop.example"]),
+            spam=rng.random() < 0.5,
+            when=datetime(2026, 12, 31, 23, 59, 59, tzinfo=UTC),
+            size_hint=800,
+        ).raw
+        for _ in range(40)
+    ]
+    for raw in cases:
+        _msg, headers = parse_message(raw)
+        subject, message_id, to, _mailer = _registry_headers(raw)
+        assert (headers.subject, headers.message_id, headers.to) == (subject, message_id, to), raw[
+            :200
+        ]
