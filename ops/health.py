@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import socket
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -117,7 +118,10 @@ def pipeline_health(*, redis, now: datetime) -> Health:
         health.per_minute = per_minute(redis, "ingest_recorded", minutes=5)
     except RedisError:
         health.per_minute = None
-    health.checks.append(_rspamd())
-    health.checks += [_policyd(a) for a in settings.POLICYD_PROBE_ADDRESSES]
+    # The network checks at once: each may wait its 2 s timeout on a host that drops packets.
+    with ThreadPoolExecutor(max_workers=1 + len(settings.POLICYD_PROBE_ADDRESSES)) as pool:
+        probes = [pool.submit(_rspamd)]
+        probes += [pool.submit(_policyd, a) for a in settings.POLICYD_PROBE_ADDRESSES]
+        health.checks += [p.result() for p in probes]
     health.checks.append(_blockstate(redis))
     return health
