@@ -19,6 +19,7 @@ from ingest.rspamd import refused_code
 from lwsmail.models import Domain
 from tracking.models import OutboundMessage, Status
 from tracking.services import (
+    Directory,
     MessageData,
     message_attribute,
     message_code_set,
@@ -65,11 +66,23 @@ def _record_judged(*, data: MessageData, now: datetime) -> RecordResult:
     return RecordResult(stored.message, True, blocks)
 
 
+def _spam_domains_lock(spam: list[MessageData]) -> None:
+    """Lock the domains of a batch's spam at once, in id order: taken one by one in the
+    order sent, two workers whose batches share two domains could each hold one and wait
+    for the other (a deadlock PostgreSQL breaks by failing a batch)."""
+    directory = Directory.for_messages(spam)
+    ids = {a.domain.pk for d in spam if (a := message_attribute(d, directory)).domain is not None}
+    if len(ids) > 1:
+        list(Domain.objects.select_for_update().filter(pk__in=ids).order_by("pk").values("pk"))
+
+
 def messages_record(*, datas: list[MessageData], now: datetime | None = None) -> int:
     """Record many messages: spam one by one through the engine, in the order sent, ham in
     two bulk inserts (its order does not matter); returns how many were new."""
     now = now or timezone.now()
     judged = [message_verdict(d) for d in datas]
     spam = sorted((d for d in judged if d.is_spam), key=lambda d: d.sent_at)
-    created = sum(_record_judged(data=d, now=now).created for d in spam)
+    with transaction.atomic():
+        _spam_domains_lock(spam)
+        created = sum(_record_judged(data=d, now=now).created for d in spam)
     return created + messages_store(datas=[d for d in judged if not d.is_spam], now=now)

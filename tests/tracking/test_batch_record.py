@@ -81,3 +81,32 @@ def test_overlapping_batches_from_concurrent_workers_store_each_message_once(mai
 
     assert sum(results) == 40
     assert OutboundMessage.objects.count() == 40
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_two_workers_whose_spam_shares_two_domains_never_deadlock():
+    from datetime import timedelta
+
+    one, two = MailboxFactory(), MailboxFactory()
+    now = timezone.now()
+
+    def spam(box, n: int, prefix: str, at) -> list:
+        return [
+            message_data(
+                sender=box.address,
+                score=12.0,
+                sent_at=at + timedelta(milliseconds=n),
+                queue_id=f"{prefix}{n}",
+            )
+            for n in range(n)
+        ]
+
+    # Sent in opposite orders: one domain's spam first in one batch, last in the other.
+    batches = [
+        spam(one, 25, "E", now) + spam(two, 25, "F", now + timedelta(seconds=1)),
+        spam(two, 25, "G", now) + spam(one, 25, "H", now + timedelta(seconds=1)),
+    ]
+    results = run_concurrently(lambda i: messages_record(datas=batches[i]), 2)
+
+    assert results == [50, 50], results  # a deadlock would have failed one batch
+    assert OutboundMessage.objects.filter(is_spam=True).count() == 100
