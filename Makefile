@@ -23,7 +23,7 @@ TEST_ENV := DJANGO_SECRET_KEY=tests-only-7c1e0b5d2f9a4e8c6b3d1f0a9e8d7c6b5a4f3e2
 	REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/15}
 
 
-.PHONY: install port-free run demo demo-spam test lint format static bench bench-engine bench-ingest bench-tracking bench-policyd bench-retention bench-ack bench-dashboard clean
+.PHONY: install port-free run demo demo-spam test lint format static bench bench-engine bench-ingest bench-tracking bench-policyd bench-retention bench-ack bench-dashboard bench-drain clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -72,7 +72,7 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: bench-engine bench-ingest bench-tracking bench-policyd bench-retention bench-ack bench-dashboard
+bench: bench-engine bench-ingest bench-tracking bench-policyd bench-retention bench-ack bench-dashboard bench-drain
 
 # The benches run the production settings, whose static files storage needs the manifest
 # that `collectstatic` writes (on a fresh clone nothing else has run it).
@@ -87,6 +87,9 @@ bench-tracking: static
 
 bench-dashboard: static
 	$(TEST_ENV) $(PY) bench/dashboard.py $(BENCH_ARGS)
+
+bench-drain: static
+	$(TEST_ENV) $(PY) bench/drain.py $(BENCH_ARGS)
 
 bench-ingest: static
 	$(TEST_ENV) $(PY) bench/ingest.py $(BENCH_ARGS)

@@ -46,10 +46,12 @@ class ApiTokenAdmin(AuditedAdmin):
             super().save_model(request, obj, form, change)
             return
         token, key = api_token_create(
-            name=obj.name, owner=obj.owner, scopes=obj.scopes, created_by=request.user
+            name=obj.name,
+            owner=obj.owner,
+            scopes=obj.scopes,
+            created_by=request.user,
+            expires_at=obj.expires_at,
         )
-        if obj.expires_at:
-            ApiToken.objects.filter(pk=token.pk).update(expires_at=obj.expires_at)
         obj.pk = token.pk
         obj.refresh_from_db()
         self.message_user(

@@ -8,7 +8,6 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from api.scopes import Scope
 from lwsmail.models import CustomerAccount, Hosting
 
 PREFIX = "lws_"
@@ -69,6 +68,3 @@ class ApiToken(models.Model):
         customers = list(self.customers.values_list("pk", flat=True))
         hostings = Hosting.objects.all()
         return hostings.filter(customer__in=customers) if customers else hostings
-
-
-__all__ = ["PREFIX", "ApiToken", "Scope", "key_hash"]

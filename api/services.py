@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
@@ -10,17 +11,28 @@ from django.utils import timezone
 from rest_framework.request import Request
 
 from api.models import PREFIX, ApiToken, key_hash
+from lwsmail.access import client_ip
 from lwsmail.services import audit_record
 
 
 def api_token_create(
-    *, name: str, owner: AbstractBaseUser, scopes: list[str], created_by: AbstractBaseUser
+    *,
+    name: str,
+    owner: AbstractBaseUser,
+    scopes: list[str],
+    created_by: AbstractBaseUser,
+    expires_at: datetime | None = None,
 ) -> tuple[ApiToken, str]:
     """A new token and its key, which is never stored: only its hash is."""
     key = PREFIX + secrets.token_urlsafe(32)
     with transaction.atomic():
         token = ApiToken.objects.create(
-            name=name, owner=owner, scopes=scopes, key_hash=key_hash(key), key_prefix=key[:10]
+            name=name,
+            owner=owner,
+            scopes=scopes,
+            key_hash=key_hash(key),
+            key_prefix=key[:10],
+            expires_at=expires_at,
         )
         audit_record(
             action="api.token_created",
@@ -74,5 +86,5 @@ def api_write_audit(*, token: ApiToken, request: Request, status: int) -> None:
             "method": request.method,
             "status": status,
         },
-        client_ip=request.META.get("REMOTE_ADDR"),
+        client_ip=client_ip(request),
     )

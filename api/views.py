@@ -34,6 +34,7 @@ from api.serializers import (
 )
 from api.services import api_write_audit
 from limits.models import Hold
+from lwsmail.access import client_ip
 from lwsmail.models import Hosting
 from lwsmail.services import hosting_grant_exceptional_unblock
 from tracking.models import OutboundMessage
@@ -253,7 +254,3 @@ class MessageList(TokenView, generics.ListAPIView):
         if q.get("queue_id"):
             messages = messages.filter(queue_id=q["queue_id"])
         return messages
-
-
-def client_ip(request: Request) -> str | None:
-    return request.META.get("REMOTE_ADDR")

@@ -52,8 +52,10 @@ def message_record(*, data: MessageData, now: datetime | None = None) -> RecordR
     return _record_judged(data=message_verdict(data), now=now or timezone.now())
 
 
-def _record_judged(*, data: MessageData, now: datetime) -> RecordResult:
-    attribution = message_attribute(data)
+def _record_judged(
+    *, data: MessageData, now: datetime, directory: Directory | None = None
+) -> RecordResult:
+    attribution = message_attribute(data, directory)
     with transaction.atomic():
         if attribution.domain is not None and data.is_spam:
             Domain.objects.select_for_update().filter(pk=attribution.domain.pk).first()
@@ -66,11 +68,10 @@ def _record_judged(*, data: MessageData, now: datetime) -> RecordResult:
     return RecordResult(stored.message, True, blocks)
 
 
-def _spam_domains_lock(spam: list[MessageData]) -> None:
+def _spam_domains_lock(spam: list[MessageData], directory: Directory) -> None:
     """Lock the domains of a batch's spam at once, in id order: taken one by one in the
     order sent, two workers whose batches share two domains could each hold one and wait
     for the other (a deadlock PostgreSQL breaks by failing a batch)."""
-    directory = Directory.for_messages(spam)
     ids = {a.domain.pk for d in spam if (a := message_attribute(d, directory)).domain is not None}
     if len(ids) > 1:
         list(Domain.objects.select_for_update().filter(pk__in=ids).order_by("pk").values("pk"))
@@ -82,7 +83,9 @@ def messages_record(*, datas: list[MessageData], now: datetime | None = None) ->
     now = now or timezone.now()
     judged = [message_verdict(d) for d in datas]
     spam = sorted((d for d in judged if d.is_spam), key=lambda d: d.sent_at)
+    # One lookup of the spam's senders serves the locks and every message's attribution.
+    directory = Directory.for_messages(spam)
     with transaction.atomic():
-        _spam_domains_lock(spam)
-        created = sum(_record_judged(data=d, now=now).created for d in spam)
+        _spam_domains_lock(spam, directory)
+        created = sum(_record_judged(data=d, now=now, directory=directory).created for d in spam)
     return created + messages_store(datas=[d for d in judged if not d.is_spam], now=now)

@@ -128,8 +128,17 @@ end
 ADMIT = ADMIT_FUNCTION + "return admit(KEYS, ARGV)\n"
 
 
+KINDS = ("mailbox", "domain", "hosting")
+
+
 def key(kind: str, target: str | int) -> str:
     return f"{PREFIX}{kind}:{str(target).lower()}"
+
+
+def key_parts(name: str) -> tuple[str, str] | None:
+    """The (kind, target) a counter's key names, None for any other key."""
+    kind, sep, target = name.removeprefix(PREFIX).partition(":")
+    return (kind, target) if name.startswith(PREFIX) and sep and kind in KINDS else None
 
 
 @dataclass(frozen=True)

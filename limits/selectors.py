@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from redis import RedisError
 
-from limits.counters import HOLDS_KEY, HOUR, REFUSED_KEY, key, usage
+from limits.counters import HOLDS_KEY, HOUR, REFUSED_KEY, key, key_parts, usage
 from limits.models import LIMIT_FIELDS, DomainLimit, Hold, MailboxLimit, SendingLimits
 from lwsmail.models import Domain, Hosting, Mailbox
 
@@ -190,17 +190,17 @@ def senders_at_limit(*, redis, now: float | None = None) -> list[dict]:
     """Counters refused a recipient in the last hour, the latest first, with their use now."""
     now = time.time() if now is None else now
     refused = redis.zrevrangebyscore(REFUSED_KEY, "+inf", now - HOUR, withscores=True)
-    keys = [k.decode() for k, _ in refused]
-    use = usage(redis, keys, now=now)
+    named = [(k, parts, at) for raw, at in refused if (parts := key_parts(k := raw.decode()))]
+    use = usage(redis, [k for k, _, _ in named], now=now)
     return [
         {
-            "kind": k.split(":")[2],
-            "target": k.split(":", 3)[3],
+            "kind": kind,
+            "target": target,
             "last_refused": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(at)),
             "last_hour": use[k].last_hour,
             "last_day": use[k].last_day,
         }
-        for k, (_, at) in zip(keys, refused, strict=True)
+        for k, (kind, target), at in named
     ]
 
 

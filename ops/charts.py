@@ -39,7 +39,6 @@ class Chart:
     width: int = WIDTH
     height: int = HEIGHT
     left: int = LEFT
-    base: int = HEIGHT - BOTTOM
 
     @property
     def html(self) -> SafeString:

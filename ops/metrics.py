@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from django.db.models import Count, Min
+from django.db.models import Count
 from django.utils import timezone
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -20,7 +20,7 @@ from redis import RedisError
 from abuse.models import Block, Unblock
 from limits.models import Hold
 from ops.counters import LATENCY_BUCKETS, read
-from tracking.models import IngestEvent
+from ops.health import ingest_backlog
 from webhooks.models import Delivery
 
 
@@ -41,20 +41,19 @@ class StateCollector(Collector):
 
     def _database(self) -> Iterator[Metric]:
         now = timezone.now()
-        pending = IngestEvent.objects.pending().aggregate(n=Count("id"), oldest=Min("received_at"))
+        backlog = ingest_backlog(now=now)
         yield GaugeMetricFamily(
-            "lwsmail_ingest_events_pending", "Ingest events waiting for a worker.", pending["n"]
+            "lwsmail_ingest_events_pending", "Ingest events waiting for a worker.", backlog.pending
         )
         yield GaugeMetricFamily(
             "lwsmail_ingest_events_parked",
             "Ingest events parked for staff (recording failed).",
-            IngestEvent.objects.parked().count(),
+            backlog.parked,
         )
-        lag = (now - pending["oldest"]).total_seconds() if pending["oldest"] else 0.0
         yield GaugeMetricFamily(
             "lwsmail_ingest_lag_seconds",
             "Age of the oldest ingest event still waiting (0: none waits).",
-            max(lag, 0.0),
+            backlog.oldest_seconds,
         )
         active = GaugeMetricFamily(
             "lwsmail_blocks_active", "Blocks in force now.", labels=["code", "scope"]
@@ -78,11 +77,10 @@ class StateCollector(Collector):
         yield GaugeMetricFamily(
             "lwsmail_holds_active", "Compromise holds standing.", Hold.objects.standing().count()
         )
-        deliveries = Delivery.objects.pending().aggregate(n=Count("id"), oldest=Min("created_at"))
         yield GaugeMetricFamily(
             "lwsmail_webhook_deliveries_pending",
             "Webhook deliveries not yet delivered.",
-            deliveries["n"],
+            Delivery.objects.pending().count(),
         )
         yield GaugeMetricFamily(
             "lwsmail_webhook_deliveries_given_up",

@@ -35,9 +35,8 @@ class BlockFilter:
     age: str = ""
 
     @classmethod
-    def from_query(cls, query) -> BlockFilter:
+    def from_query(cls, query, codes: list[str]) -> BlockFilter:
         """From the page's query string; a value it does not know is ignored (never a 500)."""
-        codes = set(block_codes())
         code = query.get("code", "")
         scope = query.get("scope", "")
         age = query.get("age", "")
@@ -226,7 +225,8 @@ class Dashboard:
 
 def dashboard(*, query, redis, now: datetime) -> Dashboard:
     """Everything the operations dashboard shows, as of `now`."""
-    selected = BlockFilter.from_query(query)
+    codes = block_codes()
+    selected = BlockFilter.from_query(query, codes)
     blocks, matching = blocks_now(selected=selected, now=now)
     long = days(count=120, now=now)
     short = long[-30:]
@@ -238,7 +238,7 @@ def dashboard(*, query, redis, now: datetime) -> Dashboard:
         limited = None
     return Dashboard(
         selected=selected,
-        codes=block_codes(),
+        codes=codes,
         blocks=blocks,
         blocks_matching=matching,
         charts=[

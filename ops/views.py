@@ -27,7 +27,9 @@ def _allowed(request: HttpRequest) -> bool:
         address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
     except ValueError:
         return False
-    return any(address in ipaddress.ip_network(n) for n in settings.METRICS_ALLOWED_NETWORKS)
+    return any(
+        address in ipaddress.ip_network(n, strict=False) for n in settings.METRICS_ALLOWED_NETWORKS
+    )
 
 
 @require_GET

@@ -68,19 +68,12 @@ class _HeaderReader:
             self.raw.setdefault(name.lower(), []).append(value)
 
     def first(self, name: str) -> str:
+        """The topmost header of that name (a repeated one, Received, included); '' if none."""
         values = self.raw.get(name.lower())
         if not values:
             return ""
         plain = _plain(values[0]) if isinstance(values[0], str) else None
         return text(plain if plain is not None else self.msg.get(name))
-
-    def first_of_all(self, name: str) -> str | None:
-        """The topmost of a repeated header (Received), None when absent."""
-        values = self.raw.get(name.lower())
-        if not values:
-            return None
-        plain = _plain(values[0]) if isinstance(values[0], str) else None
-        return text(plain if plain is not None else self.msg.get_all(name)[0])
 
 
 def parse_message(raw: bytes, *, headers_only: bool = True) -> tuple[EmailMessage, Headers]:
@@ -117,13 +110,13 @@ def _submitter_uid(reader: _HeaderReader) -> int | None:
     """The uid of the system user that ran `sendmail`, from what the server wrote first."""
     # Postfix's pickup line, where the path keeps it (a milter does not see it): only the
     # topmost Received counts, as Postfix prepends its own above any a script wrote.
-    received = reader.first_of_all("Received")
+    received = reader.first("Received")
     if received:
         match = _PICKUP_RE.match(" ".join(received.split()))
         if match:
             return int(match.group(1))
     # PHP's mail() writes its header ahead of every header the script passes it.
-    php = reader.first_of_all("X-PHP-Originating-Script")
+    php = reader.first("X-PHP-Originating-Script")
     if php:
         match = _PHP_UID_RE.match(php)
         if match:

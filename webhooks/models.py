@@ -125,7 +125,3 @@ class Attempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.status or self.error} at {self.at:%Y-%m-%d %H:%M:%S}"
-
-    @property
-    def ok(self) -> bool:
-        return self.status is not None and 200 <= self.status < 300

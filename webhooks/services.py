@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from limits.counters import REFUSED_KEY, key_parts
 from limits.selectors import counter_hostings
 from lwsmail.models import Hosting
 from ops.counters import count
@@ -223,17 +224,13 @@ def webhook_delivery_retry(*, delivery: Delivery) -> bool:
 def webhook_limits_reached_emit(*, redis, now: float | None = None, since: float = 180) -> int:
     """Emit limit.reached for the counters the policy service or Rspamd refused in the last
     `since` seconds, once per counter and clock hour; returns the new deliveries."""
-    from limits.counters import REFUSED_KEY
-
     if not any(e.wants(Event.LIMIT_REACHED) for e in Endpoint.objects.active()):
         return 0
     now = time.time() if now is None else now
     refused = redis.zrangebyscore(REFUSED_KEY, now - since, "+inf", withscores=True)
-    parsed = []
-    for raw, at in refused:
-        parts = raw.decode(errors="replace").split(":", 3)
-        if len(parts) == 4 and parts[2] in {"mailbox", "domain", "hosting"}:
-            parsed.append((parts[2], parts[3], at))
+    parsed = [
+        (*parts, at) for raw, at in refused if (parts := key_parts(raw.decode(errors="replace")))
+    ]
     hostings = counter_hostings([(k, t) for k, t, _ in parsed])
     occurrences = [
         Occurrence(

@@ -1,0 +1,77 @@
+"""The worker's cost per message, in one process: pushes as the endpoint stores them (the
+corpus of bench/ingest.py, verdicts drawn here, no Rspamd), then one drain of them all
+(`ingest_events_drain`, what the worker task runs). No HTTP, no Celery: what recording
+itself costs, PostgreSQL's share included. `--profile` prints where the time goes.
+
+    make bench-drain            # or: python bench/drain.py --messages 2000 --profile
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import os
+import pstats
+import random
+import time
+
+from common import DEFAULT_DB, recreate_database, setup_django
+from pushes import corpus, push_headers
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=2000)
+    parser.add_argument("--spam-ratio", type=float, default=0.08)
+    parser.add_argument("--profile", action="store_true", help="cProfile, top functions")
+    parser.add_argument("--database", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB))
+    args = parser.parse_args()
+    if args.messages < 100 or not 0 <= args.spam_ratio <= 1:
+        parser.error("--messages >= 100 and 0 <= --spam-ratio <= 1")
+
+    recreate_database(args.database)
+    setup_django(
+        args.database,
+        REDIS_URL=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/11"),
+        CELERY_BROKER_URL="memory://",  # the drain queues nothing the bench waits for
+        LOG_LEVEL="WARNING",
+    )
+    from ingest.events import ingest_event_create, ingest_events_drain, push_meta
+    from lwsmail.models import CustomerAccount, Domain, Hosting, Mailbox
+
+    customer = CustomerAccount.objects.create(name="bench", contact_email="b@example.net")
+    senders = []
+    for d in range(20):
+        hosting = Hosting.objects.create(customer=customer, name=f"h{d}")
+        domain = Domain.objects.create(hosting=hosting, name=f"shop{d}.example")
+        senders += [
+            Mailbox.objects.create(domain=domain, address=f"box{b}@{domain.name}").address
+            for b in range(10)
+        ]
+    rng = random.Random(7)
+    for item in corpus(rng, senders, args.messages, args.spam_ratio):
+        spam = rng.random() < args.spam_ratio
+        verdict = {
+            "score": 12.0 if spam else 1.5,
+            "action": "add header" if spam else "no action",
+            "symbols": {"BAYES_SPAM" if spam else "BAYES_HAM": {"score": 3.0, "options": []}},
+        }
+        meta = push_meta(push_headers(item, verdict, "D"))
+        ingest_event_create(kind="push", meta=meta, raw=item["raw"])
+
+    profile = cProfile.Profile() if args.profile else None
+    started = time.perf_counter()
+    if profile:
+        profile.enable()
+    drained = ingest_events_drain(queue="celery")
+    if profile:
+        profile.disable()
+    elapsed = time.perf_counter() - started
+    per = elapsed / drained * 1e3
+    print(f"drained {drained:,} pushes in {elapsed:.2f} s: {per:.2f} ms per message")
+    if profile:
+        pstats.Stats(profile).sort_stats("cumulative").print_stats(30)
+
+
+if __name__ == "__main__":
+    main()
