@@ -151,16 +151,40 @@ def spam_counts_in_windows(
     a window ending now is a prefix of the newest-first order, so the newest
     max(threshold) rows hold every count up to its cap: the work stays bounded by the
     thresholds, whatever the history, and one query serves every tier."""
+    return spam_counts_as_recorded(tiers=tiers, target=target, now=now, floors=floors, batch=[])[-1]
+
+
+def spam_counts_as_recorded(
+    *,
+    tiers: list[PolicyTier],
+    target: Target,
+    now: datetime,
+    floors: LiftFloors,
+    batch: list[int],
+) -> list[dict[int, int]]:
+    """spam_counts_in_windows as it stood once each of `batch` (the ids of the target's
+    spam just stored together, in the order sent) was recorded and the later ones not
+    yet, from one read: the newest max(threshold) + len(batch) rows hold every count up
+    to its cap, whichever of the batch are set aside. Without a batch, the counts now."""
     if not tiers:
-        return {}
+        return [{} for _ in batch] or [{}]
     sinces = {t.pk: _since(t, now, floors) for t in tiers}
+    cap = max(t.threshold for t in tiers)
     newest = list(
         target.spam()
         .filter(sent_at__gt=min(sinces.values()))
         .order_by("-sent_at")
-        .values_list("sent_at", flat=True)[: max(t.threshold for t in tiers)]
+        .values_list("pk", "sent_at")[: cap + len(batch)]
     )
-    return {t.pk: min(t.threshold, sum(1 for at in newest if at > sinces[t.pk])) for t in tiers}
+    later = set(batch)
+    counts = []
+    for pk in batch or [None]:
+        later.discard(pk)
+        seen = [at for row, at in newest if row not in later][:cap]
+        counts.append(
+            {t.pk: min(t.threshold, sum(1 for at in seen if at > sinces[t.pk])) for t in tiers}
+        )
+    return counts
 
 
 def spam_count_in_window(

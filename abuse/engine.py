@@ -1,8 +1,8 @@
 """The L-SPAM engine: for a newly recorded spam message, count its targets' spam in each
 tier's window and start (or escalate to) the strongest block that fires.
 
-Called by `ingest.recording.message_record` inside its transaction, with the message's
-domain row locked, so two workers never evaluate one target at once."""
+Called by `ingest.recording` inside its transaction, with the messages' domain rows
+locked, so two workers never evaluate one target at once."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from abuse.counting import (
     Target,
     policy_cached,
     spam_count,
-    spam_counts_in_windows,
+    spam_counts_as_recorded,
     targets_of,
 )
 from abuse.models import Block, PolicyTier
@@ -35,34 +35,54 @@ def _standing_block(target: Target, now: datetime) -> Block | None:
 
 def spam_evaluate(*, message: OutboundMessage, now: datetime) -> list[Block]:
     """Start or escalate the blocks a newly recorded spam message calls for."""
-    if not message.is_spam:
-        return []
+    return spams_evaluate(messages=[message], now=now).get(message.pk, [])
+
+
+def spams_evaluate(*, messages: list[OutboundMessage], now: datetime) -> dict[int, list[Block]]:
+    """Start or escalate the blocks newly recorded spam calls for (the messages stored
+    together, in the order sent), target by target: one read of a target's standing
+    block, lift floors and newest spam serves all its messages, each judged on the
+    counts as they stood when it was recorded, so a block starts at its exact message.
+    Returns the blocks started, by message id."""
     tiers = policy_cached().tiers  # strongest first: the first that fires wins
-    started = []
-    for target in targets_of(message):
+    by_target: dict[Target, list[OutboundMessage]] = {}
+    for message in messages:
+        if message.is_spam:
+            for target in targets_of(message):
+                by_target.setdefault(target, []).append(message)
+    started: dict[int, list[Block]] = {}
+    for target, spams in by_target.items():
         current = _standing_block(target, now)
         floors = LiftFloors.of(target)
         scoped = [t for t in tiers if t.scope == target.scope]
         # Every tier's count from one read (starting a block adds no spam to count).
-        counts = spam_counts_in_windows(tiers=scoped, target=target, now=now, floors=floors)
-        for tier in scoped:
-            if current is not None and current.rank >= tier.rank:
-                break  # a weaker code never shortens or replaces a stronger block
-            count = spam_count(
-                tier=tier, target=target, message=message, now=now, floors=floors, counts=counts
-            )
-            if count >= tier.threshold:
-                current = block_start(
+        counted = spam_counts_as_recorded(
+            tiers=scoped, target=target, now=now, floors=floors, batch=[m.pk for m in spams]
+        )
+        for message, counts in zip(spams, counted, strict=True):
+            for tier in scoped:
+                if current is not None and current.rank >= tier.rank:
+                    break  # a weaker code never shortens or replaces a stronger block
+                count = spam_count(
                     tier=tier,
                     target=target,
-                    count=count,
                     message=message,
                     now=now,
-                    replaces=current,
+                    floors=floors,
+                    counts=counts,
                 )
-                started.append(current)
-                break
-        _warn_if_near(tiers, target, current, counts, now)
+                if count >= tier.threshold:
+                    current = block_start(
+                        tier=tier,
+                        target=target,
+                        count=count,
+                        message=message,
+                        now=now,
+                        replaces=current,
+                    )
+                    started.setdefault(message.pk, []).append(current)
+                    break
+            _warn_if_near(tiers, target, current, counts, now)
     return started
 
 

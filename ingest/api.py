@@ -10,7 +10,6 @@ from collections.abc import Callable
 from functools import wraps
 
 from django.conf import settings
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -85,8 +84,7 @@ def rspamd_push(request: HttpRequest, body: bytes) -> HttpResponse:
     # Rspamd 3.4 leaves rspamd_server empty; queue ids are unique per sending host only,
     # so the pushing Rspamd's address completes the message's identity.
     meta["server"] = meta["server"] or request.META.get("REMOTE_ADDR", "")
-    with transaction.atomic():
-        event = ingest_event_create(kind=IngestEvent.Kind.PUSH, meta=meta, raw=body)
+    event = ingest_event_create(kind=IngestEvent.Kind.PUSH, meta=meta, raw=body)
     return _reply(200, f"queued {event.pk}")
 
 
@@ -103,6 +101,5 @@ def scan_submit(request: HttpRequest, body: bytes) -> HttpResponse:
         queue_id=get("Queue-Id"),
         sent_at=get("Sent-At"),
     )
-    with transaction.atomic():
-        event = ingest_event_create(kind=IngestEvent.Kind.SCAN, meta=meta, raw=body)
+    event = ingest_event_create(kind=IngestEvent.Kind.SCAN, meta=meta, raw=body)
     return _reply(202, f"queued {event.pk}")

@@ -88,26 +88,20 @@ def _no_constant(name: str) -> None:
     raise ValueError(f"{name} is not a JSON number")
 
 
-def _too_deep(text: str) -> bool:
-    depth = 0
-    in_string = escaped = False
-    for char in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "[{":
-            depth += 1
-            if depth > MAX_JSON_DEPTH:
-                return True
-        elif char in "]}":
-            depth -= 1
-    return False
+def _depth_over(value: Any, limit: int) -> bool:
+    """Whether parsed JSON nests deeper than `limit`: a walk of the parsed values, which
+    costs a small share of a character-by-character scan of the text."""
+    level = [value]
+    for _ in range(limit):
+        level = [
+            child
+            for node in level
+            if isinstance(node, (list, dict))
+            for child in (node.values() if isinstance(node, dict) else node)
+        ]
+        if not level:
+            return False
+    return any(isinstance(node, (list, dict)) for node in level)
 
 
 def json_header(value: str | None, *, field: str, kind: type) -> Any:
@@ -115,14 +109,18 @@ def json_header(value: str | None, *, field: str, kind: type) -> Any:
         raise InvalidReport(f"{field} is missing")
     if value == UNKNOWN:
         return kind()
-    if _too_deep(value):
-        raise InvalidReport(f"{field} is nested more than {MAX_JSON_DEPTH} levels deep")
+    too_deep = InvalidReport(f"{field} is nested more than {MAX_JSON_DEPTH} levels deep")
     try:
         parsed = json.loads(value, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
         raise InvalidReport(f"{field} is not valid JSON: {exc.msg}") from None
+    except RecursionError:
+        raise too_deep from None
     except ValueError as exc:
         raise InvalidReport(f"{field} is not valid JSON: {exc}") from None
+    # Fewer brackets than the limit cannot nest past it: most reports skip the walk.
+    if value.count("[") + value.count("{") > MAX_JSON_DEPTH and _depth_over(parsed, MAX_JSON_DEPTH):
+        raise too_deep
     if not isinstance(parsed, kind):
         raise InvalidReport(f"{field} must be a JSON {kind.__name__}")
     return parsed

@@ -1,8 +1,9 @@
 """Recording what came in: the verdict, the history (tracking), then the engine (abuse).
 
-Spam of one domain is serialised by a row lock on the domain, held while the message is
+Spam of one domain is serialised by a row lock on the domain, held while the messages are
 stored and the engine counts: window counts and block starts for its addresses and for
-itself never interleave. Ham changes no count and goes in bulk."""
+itself never interleave. A batch goes in bulk, spam included; the engine then judges
+each new spam on the counts as they stood when it was recorded."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from abuse.counting import is_spam, strongest
-from abuse.engine import spam_evaluate
+from abuse.engine import spam_evaluate, spams_evaluate
 from abuse.models import Block
 from ingest.rspamd import refused_code
 from lwsmail.models import Domain
@@ -52,10 +53,8 @@ def message_record(*, data: MessageData, now: datetime | None = None) -> RecordR
     return _record_judged(data=message_verdict(data), now=now or timezone.now())
 
 
-def _record_judged(
-    *, data: MessageData, now: datetime, directory: Directory | None = None
-) -> RecordResult:
-    attribution = message_attribute(data, directory)
+def _record_judged(*, data: MessageData, now: datetime) -> RecordResult:
+    attribution = message_attribute(data)
     with transaction.atomic():
         if attribution.domain is not None and data.is_spam:
             Domain.objects.select_for_update().filter(pk=attribution.domain.pk).first()
@@ -73,19 +72,23 @@ def _spam_domains_lock(spam: list[MessageData], directory: Directory) -> None:
     order sent, two workers whose batches share two domains could each hold one and wait
     for the other (a deadlock PostgreSQL breaks by failing a batch)."""
     ids = {a.domain.pk for d in spam if (a := message_attribute(d, directory)).domain is not None}
-    if len(ids) > 1:
+    if ids:
         list(Domain.objects.select_for_update().filter(pk__in=ids).order_by("pk").values("pk"))
 
 
 def messages_record(*, datas: list[MessageData], now: datetime | None = None) -> int:
-    """Record many messages: spam one by one through the engine, in the order sent, ham in
-    two bulk inserts (its order does not matter); returns how many were new."""
+    """Record many messages: all stored in two bulk inserts, then the new spam through the
+    engine, target by target in the order sent; returns how many were new."""
     now = now or timezone.now()
     judged = [message_verdict(d) for d in datas]
-    spam = sorted((d for d in judged if d.is_spam), key=lambda d: d.sent_at)
-    # One lookup of the spam's senders serves the locks and every message's attribution.
-    directory = Directory.for_messages(spam)
+    # One lookup of the senders serves the locks and every message's attribution.
+    directory = Directory.for_messages(judged)
     with transaction.atomic():
-        _spam_domains_lock(spam, directory)
-        created = sum(_record_judged(data=d, now=now, directory=directory).created for d in spam)
-    return created + messages_store(datas=[d for d in judged if not d.is_spam], now=now)
+        _spam_domains_lock([d for d in judged if d.is_spam], directory)
+        created = messages_store(datas=judged, now=now, directory=directory)
+        spam = sorted((m for m in created if m.is_spam), key=lambda m: m.sent_at)
+        started = spams_evaluate(messages=spam, now=now)
+        for message in spam:
+            if message.pk in started:
+                message_code_set(message=message, code=strongest(started[message.pk]).code)
+    return len(created)

@@ -11,9 +11,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import psycopg
 from django.db import connection, models, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
+from psycopg.types.json import Jsonb
 
 from lwsmail.models import Domain, Mailbox, SystemUser
 from tracking.mime import clean_text
@@ -206,7 +208,26 @@ def _rows_insert(messages: list[OutboundMessage], datas: list[MessageData], now:
     OutboundMessage.objects.bulk_create(messages)
     contents = [c for m, d in zip(messages, datas, strict=True) if (c := _new_content(m, d, now))]
     partitions_cover(scheme=CONTENTS, moments=[c.expires_at for c in contents])
-    MessageContent.objects.bulk_create(contents)
+    _contents_insert(contents)
+
+
+_CONTENT_COPY = (
+    f"COPY {MessageContent._meta.db_table} (message_id, expires_at, raw, symbols)"
+    " FROM STDIN (FORMAT BINARY)"
+)
+
+
+def _contents_insert(contents: list[MessageContent]) -> None:
+    # The widest rows of a batch (the whole message): COPY in binary took a third of the
+    # time of an INSERT of the same rows as hex text, PostgreSQL's share included.
+    if connection.vendor != "postgresql":
+        MessageContent.objects.bulk_create(contents)
+        return
+    connection.ensure_connection()
+    with psycopg.Cursor(connection.connection) as cursor, cursor.copy(_CONTENT_COPY) as copy:
+        copy.set_types(["bigint", "timestamptz", "bytea", "jsonb"])
+        for c in contents:
+            copy.write_row((c.message_id, c.expires_at, c.raw, Jsonb(c.symbols)))
 
 
 def message_store(
@@ -226,23 +247,26 @@ def message_store(
     return Stored(message, True)
 
 
-def messages_store(*, datas: list[MessageData], now: datetime) -> int:
-    """Store many messages in two bulk inserts (each once); returns how many were new."""
+def messages_store(
+    *, datas: list[MessageData], now: datetime, directory: Directory | None = None
+) -> list[OutboundMessage]:
+    """Store many messages in two bulk inserts (each once); returns the new ones, in the
+    order given."""
     batch = {d.identity(): d for d in datas}
     if not batch:
-        return 0
+        return []
     with transaction.atomic():
         _identities_lock(list(batch))
         stored = set(
             OutboundMessage.objects.filter(identity__in=batch).values_list("identity", flat=True)
         )
         todo = {identity: d for identity, d in batch.items() if identity not in stored}
-        directory = Directory.for_messages(list(todo.values()))
+        directory = directory or Directory.for_messages(list(todo.values()))
         messages = [
             _new_message(d, i, message_attribute(d, directory), now) for i, d in todo.items()
         ]
         _rows_insert(messages, list(todo.values()), now)
-    return len(messages)
+    return messages
 
 
 def message_code_set(*, message: OutboundMessage, code: str) -> None:

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.utils import timezone
 
-from abuse.models import Block
-from ingest.recording import messages_record
+from abuse.models import Block, SpamWarning
+from ingest.recording import message_record, messages_record
 from tests.concurrency import run_concurrently
 from tests.factories import MailboxFactory, SystemUserFactory, message_data
 from tracking.models import MessageContent, OutboundMessage
@@ -110,3 +112,79 @@ def test_two_workers_whose_spam_shares_two_domains_never_deadlock():
 
     assert results == [50, 50], results  # a deadlock would have failed one batch
     assert OutboundMessage.objects.filter(is_spam=True).count() == 100
+
+
+def spam_run(mailbox, now, prefix: str) -> list:
+    """130 messages over the last 20 hours, oldest first, one in 11 ham: the address and
+    the domain go up their tiers one after the other along it."""
+    datas = []
+    for n in range(130):
+        sent_at = now - timedelta(hours=20) + timedelta(minutes=9 * n)
+        score = 1.0 if n % 11 == 0 else 12.0
+        datas.append(
+            message_data(
+                sender=mailbox.address, score=score, sent_at=sent_at, queue_id=f"{prefix}{n}"
+            )
+        )
+    return datas
+
+
+def outcome(mailbox, prefix: str) -> tuple[list, list, int]:
+    def trigger(block: Block) -> str:
+        return OutboundMessage.objects.get(pk=block.trigger_message_id).queue_id.removeprefix(
+            prefix
+        )
+
+    # By trigger message, then code: a batch starts them target by target, so ids differ.
+    blocks = (
+        (b.scope, b.code, b.spam_count, trigger(b), b.lifted_at is None, b.lift_reason)
+        for b in Block.objects.filter(domain=mailbox.domain)
+    )
+    codes = sorted(
+        (m.queue_id.removeprefix(prefix), m.code)
+        for m in OutboundMessage.objects.filter(domain=mailbox.domain).exclude(code="")
+    )
+    warnings = SpamWarning.objects.filter(hosting=mailbox.domain.hosting).count()
+    return sorted(blocks, key=lambda b: (int(b[3]), b[1])), codes, warnings
+
+
+@pytest.mark.django_db
+def test_a_batch_starts_every_block_at_the_message_that_one_by_one_would():
+    now = timezone.now()
+    one, batched = MailboxFactory(), MailboxFactory()
+    for data in spam_run(one, now, "O"):
+        message_record(data=data, now=now)
+    datas = spam_run(batched, now, "B")
+    for start in range(0, len(datas), 50):  # three batches, as a worker drains them
+        messages_record(datas=datas[start : start + 50], now=now)
+
+    expected = outcome(one, "O")
+    assert outcome(batched, "B") == expected
+    assert [code for _scope, code, *_ in expected[0]] == [
+        "L-SPAM10",
+        "L-SPAM11",
+        "L-SPAM20",
+        "L-SPAM21",
+        "L-SPAM30",
+    ]
+    assert expected[2] >= 2  # warned on the way
+
+
+@pytest.mark.django_db
+def test_the_40th_spam_of_a_batch_is_the_one_that_starts_l_spam20(mailbox):
+    now = timezone.now()
+    datas = [
+        message_data(
+            sender=mailbox.address,
+            sent_at=now - timedelta(days=2) + timedelta(minutes=n),
+            queue_id=f"F{n}",
+        )
+        for n in range(45)
+    ]
+
+    messages_record(datas=list(reversed(datas)), now=now)  # handed over in any order
+
+    block = Block.objects.get(code="L-SPAM20")
+    assert OutboundMessage.objects.get(pk=block.trigger_message_id).queue_id == "F39"
+    assert OutboundMessage.objects.get(queue_id="F39").code == "L-SPAM20"
+    assert block.spam_count == 40

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from ingest.parsing import InvalidReport, clean_address, symbols_report
+from ingest.parsing import InvalidReport, clean_address, json_header, symbols_report
 from tracking.mime import parse_message
 
 
@@ -117,3 +117,33 @@ def test_the_fast_header_path_reads_what_the_registry_reads():
         assert (headers.subject, headers.message_id, headers.to) == (subject, message_id, to), raw[
             :200
         ]
+
+
+def nested(depth: int, inner: str = "1") -> str:
+    return (
+        '{"a": ' * (depth // 2)
+        + "[" * (depth - depth // 2)
+        + inner
+        + "]" * (depth - depth // 2)
+        + "}" * (depth // 2)
+    )
+
+
+@pytest.mark.parametrize("inner", ["1", "[]", "{}"])
+def test_json_nested_32_deep_is_read_and_33_deep_refused(inner):
+    extra = 0 if inner == "1" else 1  # an empty container is a level of its own
+    json_header(nested(32 - extra, inner), field="X-Rspamd-rcpt", kind=object)
+
+    with pytest.raises(InvalidReport, match="nested more than 32 levels"):
+        json_header(nested(33 - extra, inner), field="X-Rspamd-rcpt", kind=object)
+
+
+def test_json_too_deep_for_the_parser_itself_is_refused_in_one_line():
+    with pytest.raises(InvalidReport, match="nested more than 32 levels"):
+        json_header("[" * 100_000 + "]" * 100_000, field="X-Rspamd-symbols", kind=list)
+
+
+def test_a_wide_report_with_many_brackets_but_shallow_is_read():
+    wide = "[" + ",".join('{"name": "S", "options": [[1], [2]]}' for _ in range(200)) + "]"
+
+    assert len(json_header(wide, field="X-Rspamd-symbols", kind=list)) == 200

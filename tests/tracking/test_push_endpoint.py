@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+from django.db import connection, connections
 from django.test import override_settings
 
 from ingest.events import ingest_event_process
@@ -195,3 +196,37 @@ def test_an_unknown_ingest_url_is_404_and_a_get_405(client):
     assert client.post("/api/ingest/nothing/", b"x", content_type="text/plain").status_code == 404
     assert client.get(URL).status_code == 405
     assert not IngestEvent.objects.exists()
+
+
+def test_a_push_is_one_statement_that_commits_by_itself(client, mailbox, django_assert_num_queries):
+    body, headers = raw_message(mailbox.address), push_headers(sender=mailbox.address)
+    push(client, body, **headers)  # the connection is open from here on
+
+    # No health check, BEGIN or COMMIT of the ORM's: the INSERT goes on the raw connection.
+    with django_assert_num_queries(0):
+        response = push(client, body, **{**headers, "X-Rspamd-qid": "SECOND"})
+
+    assert response.status_code == 200
+    event = IngestEvent.objects.get(meta__qid="SECOND")
+    assert bytes(event.raw) == body
+    assert event.meta["from"] == mailbox.address
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_push_after_postgresql_dropped_the_connection_is_still_stored(client, mailbox):
+    body, headers = raw_message(mailbox.address), push_headers(sender=mailbox.address)
+    assert push(client, body, **headers).status_code == 200
+    with connection.cursor() as cursor:  # the persistent connection the next ack reuses
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    other = connections.create_connection("default")
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+    finally:
+        other.close()
+
+    response = push(client, body, **{**headers, "X-Rspamd-qid": "AFTER"})
+
+    assert response.status_code == 200
+    assert IngestEvent.objects.filter(meta__qid="AFTER").count() == 1
