@@ -100,15 +100,24 @@ class LiftFloors:
 
     @classmethod
     def of(cls, target: Target) -> LiftFloors:
+        return cls.of_targets([target])[target]
+
+    @classmethod
+    def of_targets(cls, targets: Iterable[Target]) -> dict[Target, LiftFloors]:
+        """Every target's floors from one query."""
+        targets = list(targets)
         rows = (
-            Block.objects.for_target(target.scope, target.name)
+            Block.objects.of_targets(targets)
             .filter(lift_reason__in=MANUAL_LIFTS)
             .order_by()
-            .values("rank")
+            .values("scope", "target", "rank")
             .annotate(last=Max("lifted_at"))
-            .values_list("rank", "last")
+            .values_list("scope", "target", "rank", "last")
         )
-        return cls(tuple(rows))
+        lifts: dict[tuple[str, str], list[tuple[int, datetime]]] = {}
+        for scope, name, rank, last in rows:
+            lifts.setdefault((scope, name), []).append((rank, last))
+        return {t: cls(tuple(lifts.get((t.scope, t.name), ()))) for t in targets}
 
     def for_rank(self, rank: int) -> datetime | None:
         return max((at for r, at in self.lifts if r >= rank), default=None)

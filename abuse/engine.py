@@ -22,15 +22,14 @@ from abuse.services import block_start, blocks_expire, spam_warning_issue
 from tracking.models import OutboundMessage
 
 
-def _standing_block(target: Target, now: datetime) -> Block | None:
-    """The target's active block (locked), after ending one whose time ran out."""
-    current = (
-        Block.objects.select_for_update().unlifted().for_target(target.scope, target.name).first()
-    )
-    if current is not None and not current.is_active(now):
-        blocks_expire(blocks=[current])
-        return None
-    return current
+def _standing_blocks(targets: list[Target], now: datetime) -> dict[Target, Block]:
+    """The targets' active blocks (locked), after ending those whose time ran out."""
+    rows = list(Block.objects.select_for_update().unlifted().of_targets(targets))
+    expired = [b for b in rows if not b.is_active(now)]
+    if expired:
+        blocks_expire(blocks=expired)
+    standing = {(b.scope, b.target): b for b in rows if b.is_active(now)}
+    return {t: standing[(t.scope, t.name)] for t in targets if (t.scope, t.name) in standing}
 
 
 def spam_evaluate(*, message: OutboundMessage, now: datetime) -> list[Block]:
@@ -40,10 +39,10 @@ def spam_evaluate(*, message: OutboundMessage, now: datetime) -> list[Block]:
 
 def spams_evaluate(*, messages: list[OutboundMessage], now: datetime) -> dict[int, list[Block]]:
     """Start or escalate the blocks newly recorded spam calls for (the messages stored
-    together, in the order sent), target by target: one read of a target's standing
-    block, lift floors and newest spam serves all its messages, each judged on the
-    counts as they stood when it was recorded, so a block starts at its exact message.
-    Returns the blocks started, by message id."""
+    together, in the order sent), target by target: one read of the standing blocks and
+    one of the lift floors for every target, one of a target's newest spam for all its
+    messages, each judged on the counts as they stood when it was recorded, so a block
+    starts at its exact message. Returns the blocks started, by message id."""
     tiers = policy_cached().tiers  # strongest first: the first that fires wins
     by_target: dict[Target, list[OutboundMessage]] = {}
     for message in messages:
@@ -51,9 +50,11 @@ def spams_evaluate(*, messages: list[OutboundMessage], now: datetime) -> dict[in
             for target in targets_of(message):
                 by_target.setdefault(target, []).append(message)
     started: dict[int, list[Block]] = {}
+    standing = _standing_blocks(list(by_target), now)
+    all_floors = LiftFloors.of_targets(by_target)
     for target, spams in by_target.items():
-        current = _standing_block(target, now)
-        floors = LiftFloors.of(target)
+        current = standing.get(target)
+        floors = all_floors[target]
         scoped = [t for t in tiers if t.scope == target.scope]
         # Every tier's count from one read (starting a block adds no spam to count).
         counted = spam_counts_as_recorded(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -148,6 +150,14 @@ class BlockQuerySet(models.QuerySet["Block"]):
 
     def for_target(self, scope: str, target: str) -> BlockQuerySet:
         return self.filter(scope=scope, target=target)
+
+    def of_targets(self, targets: Iterable[Any]) -> BlockQuerySet:
+        """Blocks of any of the targets (abuse.counting.Target: `scope` and `name`)."""
+        targets = list(targets)
+        which = Q(pk__in=[])
+        for scope in {t.scope for t in targets}:
+            which |= Q(scope=scope, target__in={t.name for t in targets if t.scope == scope})
+        return self.filter(which)
 
 
 class Block(models.Model):

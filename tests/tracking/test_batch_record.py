@@ -3,12 +3,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+import time_machine
 from django.utils import timezone
 
 from abuse.models import Block, SpamWarning
 from ingest.recording import message_record, messages_record
 from tests.concurrency import run_concurrently
-from tests.factories import MailboxFactory, SystemUserFactory, message_data
+from tests.factories import MailboxFactory, SystemUserFactory, message_data, record_spam
 from tracking.models import MessageContent, OutboundMessage
 
 
@@ -188,3 +189,30 @@ def test_the_40th_spam_of_a_batch_is_the_one_that_starts_l_spam20(mailbox):
     assert OutboundMessage.objects.get(pk=block.trigger_message_id).queue_id == "F39"
     assert OutboundMessage.objects.get(queue_id="F39").code == "L-SPAM20"
     assert block.spam_count == 40
+
+
+@pytest.mark.django_db
+def test_one_batch_ends_one_targets_expired_block_and_keeps_anothers_standing_one():
+    now = timezone.now()
+    ran_out, blocked = MailboxFactory(), MailboxFactory()
+    with time_machine.travel(now - timedelta(minutes=30), tick=False):
+        record_spam(ran_out.address)  # L-SPAM00, 20 minutes: over by now
+    with time_machine.travel(now - timedelta(minutes=5), tick=False):
+        record_spam(blocked.address)  # L-SPAM00 still standing
+    first = {b.target: b.pk for b in Block.objects.all()}
+
+    messages_record(
+        datas=[
+            message_data(sender=ran_out.address, sent_at=now, queue_id="R1"),
+            message_data(sender=blocked.address, sent_at=now, queue_id="K1"),
+        ],
+        now=now,
+    )
+
+    old = Block.objects.get(pk=first[ran_out.address])
+    assert (old.lift_reason, old.lifted_at) == (Block.LiftReason.EXPIRED, old.ends_at)
+    new = Block.objects.active(now).get(target=ran_out.address)
+    assert new.code == "L-SPAM00"
+    assert OutboundMessage.objects.get(pk=new.trigger_message_id).queue_id == "R1"
+    assert Block.objects.active(now).get(target=blocked.address).pk == first[blocked.address]
+    assert OutboundMessage.objects.get(queue_id="K1").code == ""
