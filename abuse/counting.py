@@ -173,18 +173,19 @@ def spam_counts_as_recorded(
 ) -> list[dict[int, int]]:
     """spam_counts_in_windows as it stood once each of `batch` (the ids of the target's
     spam just stored together, in the order sent) was recorded and the later ones not
-    yet, from one read: the newest max(threshold) + len(batch) rows hold every count up
-    to its cap, whichever of the batch are set aside. Without a batch, the counts now."""
+    yet, from one read: the newest max(threshold) + len(batch) - 1 rows hold every count
+    up to its cap, whichever of the batch are set aside. Without a batch, the counts now."""
     if not tiers:
         return [{} for _ in batch] or [{}]
     sinces = {t.pk: _since(t, now, floors) for t in tiers}
     cap = max(t.threshold for t in tiers)
-    newest = list(
-        target.spam()
-        .filter(sent_at__gt=min(sinces.values()))
-        .order_by("-sent_at")
-        .values_list("pk", "sent_at")[: cap + len(batch)]
-    )
+    recent = target.spam().filter(sent_at__gt=min(sinces.values())).order_by("-sent_at")
+    # The last of the batch sets none aside: alone, it needs no ids (the index holds the
+    # send times, not the ids) and no more rows than the cap.
+    if len(batch) > 1:
+        newest = list(recent.values_list("pk", "sent_at")[: cap + len(batch) - 1])
+    else:
+        newest = [(None, at) for at in recent.values_list("sent_at", flat=True)[:cap]]
     later = set(batch)
     counts = []
     for pk in batch or [None]:
