@@ -32,11 +32,6 @@ def _standing_blocks(targets: list[Target], now: datetime) -> dict[Target, Block
     return {t: standing[(t.scope, t.name)] for t in targets if (t.scope, t.name) in standing}
 
 
-def spam_evaluate(*, message: OutboundMessage, now: datetime) -> list[Block]:
-    """Start or escalate the blocks a newly recorded spam message calls for."""
-    return spams_evaluate(messages=[message], now=now).get(message.pk, [])
-
-
 def spams_evaluate(*, messages: list[OutboundMessage], now: datetime) -> dict[int, list[Block]]:
     """Start or escalate the blocks newly recorded spam calls for (the messages stored
     together, in the order sent), target by target: one read of the standing blocks and

@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from abuse.counting import is_spam, strongest
-from abuse.engine import spam_evaluate, spams_evaluate
+from abuse.engine import spams_evaluate
 from abuse.models import Block
 from ingest.rspamd import refused_code
 from lwsmail.models import Domain
@@ -24,7 +24,6 @@ from tracking.services import (
     MessageData,
     message_attribute,
     message_code_set,
-    message_store,
     messages_store,
 )
 
@@ -50,37 +49,24 @@ def message_verdict(data: MessageData) -> MessageData:
 def message_record(*, data: MessageData, now: datetime | None = None) -> RecordResult:
     """Store one outbound message once, with its content for 72 h, and feed spam to the
     L-SPAM engine; recording the same message again changes nothing."""
-    return _record_judged(data=message_verdict(data), now=now or timezone.now())
-
-
-def _record_judged(*, data: MessageData, now: datetime) -> RecordResult:
-    attribution = message_attribute(data)
-    with transaction.atomic():
-        if attribution.domain is not None and data.is_spam:
-            Domain.objects.select_for_update().filter(pk=attribution.domain.pk).first()
-        stored = message_store(data=data, now=now, attribution=attribution)
-        if not stored.created:
-            return RecordResult(stored.message, False, [])
-        blocks = spam_evaluate(message=stored.message, now=now)
-        if blocks:
-            message_code_set(message=stored.message, code=strongest(blocks).code)
-    return RecordResult(stored.message, True, blocks)
-
-
-def _spam_domains_lock(spam: list[MessageData], directory: Directory) -> None:
-    """Lock the domains of a batch's spam at once, in id order: taken one by one in the
-    order sent, two workers whose batches share two domains could each hold one and wait
-    for the other (a deadlock PostgreSQL breaks by failing a batch)."""
-    ids = {a.domain.pk for d in spam if (a := message_attribute(d, directory)).domain is not None}
-    if ids:
-        list(Domain.objects.select_for_update().filter(pk__in=ids).order_by("pk").values("pk"))
+    created, started = _batch_record([message_verdict(data)], now or timezone.now())
+    if not created:
+        stored = OutboundMessage.objects.filter(identity=data.identity()).first()
+        return RecordResult(stored, False, [])
+    return RecordResult(created[0], True, started.get(created[0].pk, []))
 
 
 def messages_record(*, datas: list[MessageData], now: datetime | None = None) -> int:
     """Record many messages: all stored in two bulk inserts, then the new spam through the
     engine, target by target in the order sent; returns how many were new."""
-    now = now or timezone.now()
-    judged = [message_verdict(d) for d in datas]
+    created, _started = _batch_record([message_verdict(d) for d in datas], now or timezone.now())
+    return len(created)
+
+
+def _batch_record(
+    judged: list[MessageData], now: datetime
+) -> tuple[list[OutboundMessage], dict[int, list[Block]]]:
+    """The new messages and the blocks their spam started (by message id)."""
     # One lookup of the senders serves the locks and every message's attribution.
     directory = Directory.for_messages(judged)
     with transaction.atomic():
@@ -91,4 +77,13 @@ def messages_record(*, datas: list[MessageData], now: datetime | None = None) ->
         for message in spam:
             if message.pk in started:
                 message_code_set(message=message, code=strongest(started[message.pk]).code)
-    return len(created)
+    return created, started
+
+
+def _spam_domains_lock(spam: list[MessageData], directory: Directory) -> None:
+    """Lock the domains of a batch's spam at once, in id order: taken one by one in the
+    order sent, two workers whose batches share two domains could each hold one and wait
+    for the other (a deadlock PostgreSQL breaks by failing a batch)."""
+    ids = {a.domain.pk for d in spam if (a := message_attribute(d, directory)).domain is not None}
+    if ids:
+        list(Domain.objects.select_for_update().filter(pk__in=ids).order_by("pk").values("pk"))

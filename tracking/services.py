@@ -73,12 +73,6 @@ class Attribution:
     hosting_id: int | None = None
 
 
-@dataclass(frozen=True)
-class Stored:
-    message: OutboundMessage
-    created: bool
-
-
 def _domain_of(address: str) -> str:
     return address.rpartition("@")[2].lower().rstrip(".")
 
@@ -228,23 +222,6 @@ def _contents_insert(contents: list[MessageContent]) -> None:
         copy.set_types(["bigint", "timestamptz", "bytea", "jsonb"])
         for c in contents:
             copy.write_row((c.message_id, c.expires_at, c.raw, Jsonb(c.symbols)))
-
-
-def message_store(
-    *, data: MessageData, now: datetime, attribution: Attribution | None = None
-) -> Stored:
-    """Store one message once, with its content for 72 hours; storing the same message
-    again (same identity) returns the stored one."""
-    identity = data.identity()
-    attribution = attribution or message_attribute(data)
-    with transaction.atomic():
-        _identities_lock([identity])
-        existing = OutboundMessage.objects.filter(identity=identity).first()
-        if existing is not None:
-            return Stored(existing, False)
-        message = _new_message(data, identity, attribution, now)
-        _rows_insert([message], [data], now)
-    return Stored(message, True)
 
 
 def messages_store(

@@ -13,7 +13,7 @@ from django.core.management import call_command
 
 from api.models import ApiToken
 from tests.factories import MailboxFactory, UserFactory, message_data
-from tracking.services import message_store
+from tracking.services import messages_store
 
 pytestmark = pytest.mark.django_db
 T = datetime(2026, 12, 31, 23, 59, 59, tzinfo=UTC)
@@ -21,7 +21,7 @@ T = datetime(2026, 12, 31, 23, 59, 59, tzinfo=UTC)
 
 def store(sender: str, at: datetime, queue_id: str, subject: str = "Fattura di dicembre è pronta"):
     data = replace(message_data(sender=sender, sent_at=at, queue_id=queue_id), subject=subject)
-    message_store(data=data, now=at)
+    messages_store(datas=[data], now=at)
 
 
 def test_a_search_names_a_hosting_or_an_address_and_a_sound_range(api):

@@ -19,7 +19,7 @@ from tests.abuse.helpers import spam_at, standing
 from tests.factories import MailboxFactory, UserFactory, message_data
 from tests.harness.common import free_port
 from tracking.models import OutboundMessage
-from tracking.services import message_store
+from tracking.services import messages_store
 
 pytestmark = pytest.mark.django_db
 NOW = datetime(2027, 1, 1, 0, 0, 30, tzinfo=UTC)  # just after a year's end
@@ -105,7 +105,7 @@ def test_no_hostile_query_string_fails_the_page_or_filters_it(staff_client, mail
 def store(sender: str, at: datetime, *, spam: bool) -> None:
     """A message stored as history only (no block counted for it)."""
     data = replace(message_data(sender=sender, sent_at=at), is_spam=spam)
-    message_store(data=data, now=at)
+    messages_store(datas=[data], now=at)
 
 
 def test_the_charts_count_each_day_from_midnight_to_midnight_utc(mailbox):
