@@ -9,3 +9,6 @@ class IngestConfig(AppConfig):
 
     name = "ingest"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from ingest import checks  # noqa: F401 (registers the system check)

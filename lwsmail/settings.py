@@ -155,6 +155,9 @@ INGEST_PASSWORD = env.str("INGEST_PASSWORD", default="")
 INGEST_MAX_BYTES = env.int("INGEST_MAX_BYTES", default=50 * 1024 * 1024)
 # The Celery queue this web process puts ingest events on (one per worker host, say).
 INGEST_QUEUE = env.str("INGEST_QUEUE", default="celery")
+# A drain under steady load waits this long between small batches, so that each batch's
+# fixed cost (a dozen statements) is shared by more messages (ingest_events_drain).
+INGEST_DRAIN_LINGER_MS = env.int("INGEST_DRAIN_LINGER_MS", default=100)
 RSPAMD_URL = env.str("RSPAMD_URL", default="http://127.0.0.1:11333")
 RSPAMD_TIMEOUT = env.float("RSPAMD_TIMEOUT", default=30.0)
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
 
 import ingest.events as events
 from ingest.events import WAKE_PREFIX, WAKE_TTL_MS, ingest_event_create, ingest_events_drain
@@ -88,6 +90,85 @@ def test_a_drain_parks_a_bad_push_and_records_the_others(mailbox, queue):
 
     assert sorted(OutboundMessage.objects.values_list("queue_id", flat=True)) == ["G1", "G3"]
     assert list(IngestEvent.objects.parked().values_list("pk", flat=True)) == [bad.pk]
+
+
+@pytest.fixture
+def steps(monkeypatch):
+    """What the drain did, in order: ("claim", n) and ("linger",); pushes arrive after the
+    claims that `arrivals` names (by their index)."""
+    done: list[tuple] = []
+    claim_and_record = events._claim_and_record
+
+    def claim(which, batch):
+        claimed = claim_and_record(which, batch)
+        done.append(("claim", claimed[0]))
+        return claimed
+
+    monkeypatch.setattr(events, "_claim_and_record", claim)
+    monkeypatch.setattr(events, "_linger", lambda: done.append(("linger",)))
+    return done
+
+
+def test_a_drain_under_steady_load_waits_between_small_batches(monkeypatch, mailbox, queue, steps):
+    for n in range(2):
+        ingest_event_create(kind="push", meta=meta(mailbox, f"S{n}"), raw=b"x")
+    claim = events._claim_and_record
+
+    def and_one_arrives(which, batch):
+        claimed = claim(which, batch)
+        if len(steps) < 3 and claimed[0]:  # a push arrives while each of two batches records
+            ingest_event_create(kind="push", meta=meta(mailbox, f"A{len(steps)}"), raw=b"x")
+        return claimed
+
+    monkeypatch.setattr(events, "_claim_and_record", and_one_arrives)
+
+    assert ingest_events_drain(queue=queue) == 4
+    assert steps == [
+        ("claim", 2),
+        ("claim", 1),  # pushes waited twice in a row: steady load
+        ("linger",),
+        ("claim", 1),
+        ("linger",),
+        ("claim", 0),
+    ]
+
+
+def test_a_lone_pushs_drain_ends_without_waiting(mailbox, queue, steps):
+    ingest_event_create(kind="push", meta=meta(mailbox, "L1"), raw=b"x")
+
+    assert ingest_events_drain(queue=queue) == 1
+    assert steps == [("claim", 1), ("claim", 0)]
+
+
+def test_full_batches_go_on_at_once_and_the_last_small_one_waits(mailbox, queue, steps):
+    for n in range(5):
+        ingest_event_create(kind="push", meta=meta(mailbox, f"F{n}"), raw=b"x")
+
+    assert ingest_events_drain(queue=queue, batch=2) == 5
+    assert steps == [("claim", 2), ("claim", 2), ("claim", 1), ("linger",), ("claim", 0)]
+
+
+def test_the_linger_waits_as_long_as_the_setting_says(monkeypatch, settings):
+    slept: list[float] = []
+    monkeypatch.setattr(events.time, "sleep", slept.append)
+    settings.INGEST_DRAIN_LINGER_MS = 250
+
+    events._linger()
+
+    assert slept == [0.25]
+
+
+@pytest.mark.parametrize("linger", [-1, 1001])
+def test_a_linger_out_of_range_stops_the_start(settings, linger):
+    settings.INGEST_DRAIN_LINGER_MS = linger
+    with pytest.raises(SystemCheckError, match=r"lwsmail\.E002.*INGEST_DRAIN_LINGER_MS"):
+        call_command("check")
+
+
+@pytest.mark.parametrize("linger", [0, 1000])
+def test_a_linger_at_either_end_of_its_range_is_accepted(settings, linger):
+    settings.INGEST_DRAIN_LINGER_MS = linger
+    call_command("check")
 
 
 def meta(mailbox, qid: str) -> dict:
