@@ -1,8 +1,12 @@
 """Does recording a spam message cost the same with 10^6 messages already stored?
 
-Runs against its own PostgreSQL database (BENCH_DATABASE_URL, default
-postgres://postgres@127.0.0.1:5432/lwsmail_bench), which it recreates.
-Prints per-message timings on an empty history and on a large one, and the ratio.
+Two processes, each with its own PostgreSQL database (BENCH_DATABASE_URL, default
+postgres://postgres@127.0.0.1:5432/lwsmail_bench, and the same name with `_empty`), both
+recreated: one holds no history, the other `--history` messages. They record the same
+sequence of messages (every other one spam) in alternating rounds, so that a slow moment
+of this shared machine falls on both: measured one after the other, minutes apart, the
+ratio of one unchanged build spread from 0.97 to 1.32. Prints per-message timings of
+each, the ratio, and the spread of the rounds' ratios.
 
     make bench-engine            # or: python bench/engine.py --history 1000000
 """
@@ -10,22 +14,27 @@ Prints per-message timings on an empty history and on a large one, and the ratio
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
+import subprocess
+import sys
 import time
 from datetime import timedelta
 
 from common import DEFAULT_DB, fill_history, recreate_database, setup_django
 
+RESULT = "result "
 
-def measure(*, addresses: list[str], count: int, label: str) -> list[float]:
+
+def measure(*, addresses: list[str], start: int, count: int, label: str) -> list[float]:
     from django.utils import timezone
 
     from ingest.recording import message_record
     from tracking.services import MessageData
 
     timings = []
-    for i in range(count):
+    for i in range(start, start + count):
         data = MessageData(
             sender=addresses[i % len(addresses)],
             authenticated_user=addresses[i % len(addresses)],
@@ -43,57 +52,116 @@ def measure(*, addresses: list[str], count: int, label: str) -> list[float]:
     return timings
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--history", type=int, default=1_000_000, help="messages already stored")
-    parser.add_argument("--messages", type=int, default=2000, help="messages recorded per run")
-    parser.add_argument(
-        "--database",
-        default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB),
-    )
-    args = parser.parse_args()
-    if args.history < 1 or args.messages < 10:
-        parser.error("--history must be >= 1 and --messages >= 10")
-
-    recreate_database(args.database)
-    setup_django(args.database)
+def serve(database: str, role: str, history: int) -> None:
+    """One side of the comparison: set up, then answer `start count` lines with the
+    timings of recording those messages, as one JSON line."""
+    recreate_database(database)
+    setup_django(database)
 
     from lwsmail.models import CustomerAccount, Domain, Hosting, Mailbox
 
-    customer = CustomerAccount.objects.create(name="bench", contact_email="b@example.net")
+    customer = CustomerAccount.objects.create(name=f"bench {role}", contact_email="b@example.net")
 
-    def hosting_with_boxes(name: str) -> tuple[Hosting, Domain, list[Mailbox]]:
-        # One hosting per phase, so both start from the same block state.
+    def boxes_of(name: str) -> tuple[Domain, list[Mailbox]]:
+        # Names of this side's own: both sides share the Redis of the block state.
         hosting = Hosting.objects.create(customer=customer, name=name)
         domain = Domain.objects.create(hosting=hosting, name=f"{name}.example")
         boxes = [
             Mailbox.objects.create(domain=domain, address=f"box{i}@{domain.name}")
             for i in range(100)
         ]
-        return hosting, domain, boxes
+        return domain, boxes
 
-    _h, _d, warm_boxes = hosting_with_boxes("warm")
-    _h, _d, empty_boxes = hosting_with_boxes("empty")
-    hosting, domain, full_boxes = hosting_with_boxes("full")
-    measure(addresses=[b.address for b in warm_boxes], count=200, label="warm")
-    empty = measure(addresses=[b.address for b in empty_boxes], count=args.messages, label="e")
-    filled = fill_history(
-        mailbox_ids=[b.pk for b in full_boxes],
-        domain_id=domain.pk,
-        hosting_id=hosting.pk,
-        rows=args.history,
-    )
-    full = measure(addresses=[b.address for b in full_boxes], count=args.messages, label="f")
+    _domain, warm = boxes_of(f"warm-{role}")
+    domain, boxes = boxes_of(role)
+    filled = 0.0
+    if history:
+        filled = fill_history(
+            mailbox_ids=[b.pk for b in boxes],
+            domain_id=domain.pk,
+            hosting_id=domain.hosting_id,
+            rows=history,
+        )
+    measure(addresses=[b.address for b in warm], start=0, count=200, label="w")
+    addresses = [b.address for b in boxes]
+    print(RESULT + json.dumps({"filled": filled}), flush=True)
+    for line in sys.stdin:
+        start, count = map(int, line.split())
+        timings = measure(addresses=addresses, start=start, count=count, label=role[0])
+        print(RESULT + json.dumps(timings), flush=True)
 
-    def row(name: str, t: list[float]) -> str:
+
+class Side:
+    def __init__(self, database: str, role: str, history: int) -> None:
+        command = [sys.executable, __file__, "--serve", role, "--database", database]
+        command += ["--history", str(history)]
+        self.process = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        self.timings: list[float] = []
+
+    def answer(self):
+        for line in self.process.stdout:
+            if line.startswith(RESULT):
+                return json.loads(line[len(RESULT) :])
+        raise RuntimeError(f"the bench's side process ended ({self.process.wait()})")
+
+    def record(self, start: int, count: int) -> list[float]:
+        self.process.stdin.write(f"{start} {count}\n")
+        self.process.stdin.flush()
+        timings = self.answer()
+        self.timings += timings
+        return timings
+
+    def close(self) -> None:
+        self.process.stdin.close()
+        self.process.wait()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--history", type=int, default=1_000_000, help="messages already stored")
+    parser.add_argument("--messages", type=int, default=2000, help="messages recorded per side")
+    parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--database", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB))
+    parser.add_argument("--serve", choices=["empty", "full"], help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.database, args.serve, args.history if args.serve == "full" else 0)
+        return
+    if args.history < 1 or args.messages < 10 or not 1 <= args.rounds <= args.messages:
+        parser.error("--history >= 1, --messages >= 10, 1 <= --rounds <= --messages")
+
+    base, _, name = args.database.rpartition("/")
+    empty = Side(f"{base}/{name}_empty", "empty", 0)
+    full = Side(args.database, "full", args.history)
+    try:
+        empty.answer()
+        filled = full.answer()["filled"]
+        per_round = args.messages // args.rounds
+        ratios = []
+        for r in range(args.rounds):
+            # Each side goes first in every other round.
+            pair = (empty, full) if r % 2 == 0 else (full, empty)
+            done = {id(side): side.record(r * per_round, per_round) for side in pair}
+            ratios.append(statistics.median(done[id(full)]) / statistics.median(done[id(empty)]))
+    finally:
+        empty.close()
+        full.close()
+
+    def row(label: str, t: list[float]) -> str:
         q = statistics.quantiles(t, n=100)
-        return f"{name:<28}{statistics.median(t) * 1e3:>9.2f}{q[94] * 1e3:>9.2f}{q[98] * 1e3:>9.2f}"
+        return (
+            f"{label:<28}{statistics.median(t) * 1e3:>9.2f}{q[94] * 1e3:>9.2f}{q[98] * 1e3:>9.2f}"
+        )
 
     print(f"history inserted: {args.history:,} messages in {filled:.1f} s")
     print(f"{'record one message (ms)':<28}{'p50':>9}{'p95':>9}{'p99':>9}")
-    print(row("empty history", empty))
-    print(row(f"{args.history:,} stored", full))
-    ratio = statistics.median(full) / statistics.median(empty)
+    print(row("empty history", empty.timings))
+    print(row(f"{args.history:,} stored", full.timings))
+    low, high = min(ratios), max(ratios)
+    print(f"{args.rounds} alternating rounds, their ratios from {low:.2f} to {high:.2f}")
+    ratio = statistics.median(full.timings) / statistics.median(empty.timings)
     print(f"per-message cost ratio (full/empty, p50): {ratio:.2f}")
 
 
