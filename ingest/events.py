@@ -4,9 +4,9 @@ worker has recorded them (ingest/recording.py); one that cannot be recorded is p
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Mapping
 from datetime import datetime, timedelta
+from time import monotonic, sleep
 from typing import Any
 
 import psycopg
@@ -47,6 +47,10 @@ DRAIN_TASK = "ingest.tasks.drain_ingest_events"
 # Set while a drain of this queue's pushes is queued or at work (ingest_events_drain).
 WAKE_PREFIX = "lwsmail:ingest:drain:"
 WAKE_TTL_MS = 2000
+# How long a web process trusts, once it saw a queue's flag held, that a drain is under
+# way: its acks meanwhile send Redis nothing. A drain waits as long between clearing the
+# flag and its last look, so what those acks committed is seen by that look.
+FLAG_TRUST_S = 0.05
 REQUEUE_AFTER = timedelta(minutes=5)
 # Pushes recorded per transaction: ham goes in as two bulk inserts.
 BATCH = 200
@@ -169,15 +173,34 @@ def _drain_claim(queue: str) -> bool:
     return bool(redis_client().set(_wake_key(queue), "1", nx=True, px=WAKE_TTL_MS))
 
 
+# When this process last asked for each queue's flag and found it held (its own claim
+# included), by its monotonic clock.
+_flag_held_at: dict[str, float] = {}
+
+
+def drain_flag_trust_clear() -> None:
+    """Forget every flag this process saw held, as a new process would have."""
+    _flag_held_at.clear()
+
+
 def _drain_wake() -> None:
     # Publishing a Celery task costs the ack more than its insert (bench/ack.py): a
-    # push publishes one only when no drain is under way, a Redis SET NX otherwise.
+    # push publishes one only when no drain is under way, a Redis SET NX otherwise, and
+    # nothing at all within FLAG_TRUST_S of finding the flag held.
     queue = settings.INGEST_QUEUE
+    # Taken before the question: the flag was held no earlier than this, so the drain
+    # that clears it looks again at least FLAG_TRUST_S after.
+    asked = monotonic()
+    if asked - _flag_held_at.get(queue, -FLAG_TRUST_S) < FLAG_TRUST_S:
+        return
     try:
-        if not _drain_claim(queue):
-            return
+        claimed = _drain_claim(queue)
     except redis.RedisError as exc:
         log.warning("ingest: drain flag unreachable (%s); queueing a drain anyway", exc)
+    else:
+        _flag_held_at[queue] = asked
+        if not claimed:
+            return
     try:
         # The drain is told its queue: the flag it clears is the one this ack tested.
         app.send_task(DRAIN_TASK, args=[queue], queue=queue)
@@ -199,9 +222,9 @@ def ingest_events_drain(*, queue: str, batch: int = BATCH) -> int:
     """Record pending pushes, `batch` per transaction, until none is left; returns how
     many were recorded; `queue` names the flag that the acks of that queue test. A push
     that commits while this drain ends is not left behind: its ack found the flag set and
-    queued nothing, so the drain clears the flag first and looks again (an ack commits
-    before it tests the flag). Under steady load it waits a moment between small batches
-    (INGEST_DRAIN_LINGER_MS)."""
+    queued nothing, so the drain clears the flag first and looks again FLAG_TRUST_S later
+    (an ack commits before it tests the flag). Under steady load it waits a moment
+    between small batches (INGEST_DRAIN_LINGER_MS)."""
     total = previous = 0
     while True:
         claimed, recorded = _claim_and_record(Q(kind=IngestEvent.Kind.PUSH), batch)
@@ -216,6 +239,7 @@ def ingest_events_drain(*, queue: str, batch: int = BATCH) -> int:
             redis_client().delete(_wake_key(queue))
         except redis.RedisError as exc:  # it lapses by itself
             log.warning("ingest: drain flag unreachable (%s)", exc)
+        sleep(FLAG_TRUST_S)  # acks that trusted the flag meanwhile have committed
         if not _unclaimed_pushes():
             return total
         try:
@@ -231,7 +255,7 @@ def _linger() -> None:
     # batch's dozen statements. A drain that found pushes twice in a row is under steady
     # load and waits for more; a lone push's drain ends at once. The flag is held
     # meanwhile, so no ack queues a second drain for what this one will take.
-    time.sleep(settings.INGEST_DRAIN_LINGER_MS / 1000)
+    sleep(settings.INGEST_DRAIN_LINGER_MS / 1000)
 
 
 def _scan(event: IngestEvent) -> dict[str, Any]:

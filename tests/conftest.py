@@ -65,6 +65,16 @@ def _fresh_policy_cache():
     policy_cache_clear()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_drain_flag_trust():
+    # Another test's flag, and the drain it woke, are gone with its Redis keys.
+    from ingest.events import drain_flag_trust_clear
+
+    drain_flag_trust_clear()
+    yield
+    drain_flag_trust_clear()
+
+
 @pytest.fixture
 def redis_client() -> redis_lib.Redis:
     client = redis_lib.Redis.from_url(settings.REDIS_URL)

@@ -81,6 +81,52 @@ def test_a_push_that_commits_as_the_drain_ends_is_recorded_by_it(
     assert queued(redis_client, queue) == 0  # no task was needed for the late one
 
 
+def test_acks_within_the_trust_window_of_a_held_flag_send_redis_nothing(
+    client, mailbox, monkeypatch, queue, redis_client, django_capture_on_commit_callbacks
+):
+    asked: list[bool] = []
+    claim = events._drain_claim
+    monkeypatch.setattr(events, "_drain_claim", lambda q: asked.append(claim(q)) or asked[-1])
+    clock = [1000.0]
+    monkeypatch.setattr(events, "monotonic", lambda: clock[0])
+
+    def push_at(moment: float, qid: str) -> None:
+        clock[0] = moment
+        with django_capture_on_commit_callbacks(execute=True):  # the ack's own commit
+            push(client, mailbox, qid)
+
+    push_at(1000.0, "T0")  # claims the flag and queues the drain
+    push_at(1000.0 + events.FLAG_TRUST_S - 1e-6, "T1")  # trusts it: no Redis command
+    push_at(1000.0 + events.FLAG_TRUST_S + 1e-6, "T2")  # asks again, finds it held
+    push_at(1000.0 + events.FLAG_TRUST_S + 2e-6, "T3")  # trusts that answer
+
+    assert asked == [True, False]
+    assert queued(redis_client, queue) == 1
+    assert ingest_events_drain(queue=queue) == 4
+
+
+def test_a_push_that_trusted_the_flag_as_the_drain_cleared_it_is_recorded_by_it(
+    monkeypatch, mailbox, queue, redis_client
+):
+    redis_client.set(WAKE_PREFIX + queue, "1")  # this drain's own flag
+    ingest_event_create(kind="push", meta=meta(mailbox, "C0"), raw=b"x")
+    late = []
+
+    def an_ack_commits(seconds):
+        # The flag is gone; an ack whose process saw it held a moment ago commits and
+        # sends Redis nothing.
+        assert seconds == events.FLAG_TRUST_S
+        assert not redis_client.exists(WAKE_PREFIX + queue)
+        if not late:
+            late.append(ingest_event_create(kind="push", meta=meta(mailbox, "TRUSTED"), raw=b"x"))
+
+    monkeypatch.setattr(events, "sleep", an_ack_commits)
+
+    assert ingest_events_drain(queue=queue) == 2
+    assert sorted(OutboundMessage.objects.values_list("queue_id", flat=True)) == ["C0", "TRUSTED"]
+    assert queued(redis_client, queue) == 0
+
+
 def test_a_drain_parks_a_bad_push_and_records_the_others(mailbox, queue):
     ingest_event_create(kind="push", meta=meta(mailbox, "G1"), raw=b"x")
     bad = ingest_event_create(kind="push", meta={**meta(mailbox, "G2"), "score": "NaN?"}, raw=b"x")
@@ -150,7 +196,7 @@ def test_full_batches_go_on_at_once_and_the_last_small_one_waits(mailbox, queue,
 
 def test_the_linger_waits_as_long_as_the_setting_says(monkeypatch, settings):
     slept: list[float] = []
-    monkeypatch.setattr(events.time, "sleep", slept.append)
+    monkeypatch.setattr(events, "sleep", slept.append)
     settings.INGEST_DRAIN_LINGER_MS = 250
 
     events._linger()
