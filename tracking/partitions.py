@@ -111,7 +111,7 @@ def partition_create(cursor, scheme: Scheme, start: datetime, parent: str = "") 
     name, parent = scheme.name(start), parent or scheme.table
     cursor.execute(
         f'CREATE TABLE IF NOT EXISTS "{name}" '
-        f'(LIKE "{parent}" INCLUDING DEFAULTS INCLUDING CONSTRAINTS)'
+        f'(LIKE "{parent}" INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING COMPRESSION)'
     )
     cursor.execute(
         f'ALTER TABLE "{parent}" ATTACH PARTITION "{name}" FOR VALUES FROM (%s) TO (%s)',

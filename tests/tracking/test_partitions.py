@@ -203,3 +203,28 @@ def test_a_mailbox_with_messages_cannot_be_deleted_without_a_database_constraint
     with pytest.raises(ProtectedError):
         mailbox.delete()
     assert OutboundMessage.objects.filter(mailbox=mailbox).exists()
+
+
+@pytest.mark.django_db
+def test_raw_messages_are_compressed_with_lz4_in_events_and_in_old_and_new_partitions(mailbox):
+    from ingest.events import ingest_event_create
+
+    raw = b"Subject: lz4\r\n\r\n" + b"the same line of a long newsletter\r\n" * 400
+    event = ingest_event_create(kind="push", meta={}, raw=raw)
+    now = message_record(data=replace(message_data(sender=mailbox.address), raw=raw))
+    with time_machine.travel(FAR, tick=False):  # a partition made after the migration
+        later = message_record(data=replace(message_data(sender=mailbox.address), raw=raw))
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_column_compression(raw) FROM tracking_ingestevent WHERE id = %s",
+            [event.pk],
+        )
+        assert cursor.fetchone() == ("lz4",)
+        cursor.execute(
+            "SELECT message_id, pg_column_compression(raw) FROM tracking_messagecontent "
+            "WHERE message_id IN (%s, %s) ORDER BY message_id",
+            [now.message.pk, later.message.pk],
+        )
+        assert cursor.fetchall() == [(now.message.pk, "lz4"), (later.message.pk, "lz4")]
+    assert bytes(MessageContent.objects.get(message=later.message).raw) == raw
