@@ -249,7 +249,9 @@ def messages_store(
 def message_code_set(*, message: OutboundMessage, code: str) -> None:
     """Note the L-SPAM code a message caused."""
     message.code = code
-    OutboundMessage.objects.filter(pk=message.pk).update(code=code)
+    # The send time names the message's partition: by id alone, PostgreSQL looks in every
+    # partition's primary key (28 with two years stored).
+    OutboundMessage.objects.filter(pk=message.pk, sent_at=message.sent_at).update(code=code)
 
 
 def _delete_batch(rows: QuerySet, order: str, batch_size: int) -> int:

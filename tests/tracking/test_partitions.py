@@ -3,6 +3,7 @@ writers, and a message stored once whichever partitions its copies would fall in
 
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -228,3 +229,30 @@ def test_raw_messages_are_compressed_with_lz4_in_events_and_in_old_and_new_parti
         )
         assert cursor.fetchall() == [(now.message.pk, "lz4"), (later.message.pk, "lz4")]
     assert bytes(MessageContent.objects.get(message=later.message).raw) == raw
+
+
+@pytest.mark.django_db
+def test_noting_a_messages_code_looks_in_its_own_partition_alone(mailbox):
+    from django.test.utils import CaptureQueriesContext
+
+    from tracking.services import message_code_set
+
+    now = datetime.now(UTC)
+    for days in (60, 120, 400):  # history in partitions of its own
+        message_record(
+            data=message_data(sender=mailbox.address, sent_at=now - timedelta(days=days))
+        )
+    message = message_record(data=message_data(sender=mailbox.address)).message
+    assert len(partitions_list(scheme=MESSAGES)) > 3
+
+    with CaptureQueriesContext(connection) as queries:
+        message_code_set(message=message, code="L-SPAM20")
+
+    (update,) = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("UPDATE")]
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN {update}")
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    touched = set(re.findall(rf"{MESSAGES.table}_p\d+", plan))
+    assert touched == {MESSAGES.name(MESSAGES.start(message.sent_at))}, plan
+    message.refresh_from_db()
+    assert message.code == "L-SPAM20"
