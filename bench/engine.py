@@ -99,6 +99,7 @@ class Side:
             command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
         )
         self.timings: list[float] = []
+        self.last: list[float] = []  # the latest round's
 
     def answer(self):
         for line in self.process.stdout:
@@ -106,12 +107,11 @@ class Side:
                 return json.loads(line[len(RESULT) :])
         raise RuntimeError(f"the bench's side process ended ({self.process.wait()})")
 
-    def record(self, start: int, count: int) -> list[float]:
+    def record(self, start: int, count: int) -> None:
         self.process.stdin.write(f"{start} {count}\n")
         self.process.stdin.flush()
-        timings = self.answer()
-        self.timings += timings
-        return timings
+        self.last = self.answer()
+        self.timings += self.last
 
     def close(self) -> None:
         self.process.stdin.close()
@@ -142,9 +142,9 @@ def main() -> None:
         ratios = []
         for r in range(args.rounds):
             # Each side goes first in every other round.
-            pair = (empty, full) if r % 2 == 0 else (full, empty)
-            done = {id(side): side.record(r * per_round, per_round) for side in pair}
-            ratios.append(statistics.median(done[id(full)]) / statistics.median(done[id(empty)]))
+            for side in (empty, full) if r % 2 == 0 else (full, empty):
+                side.record(r * per_round, per_round)
+            ratios.append(statistics.median(full.last) / statistics.median(empty.last))
     finally:
         empty.close()
         full.close()

@@ -4,6 +4,7 @@ worker has recorded them (ingest/recording.py); one that cannot be recorded is p
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from time import monotonic, sleep
@@ -191,7 +192,7 @@ def _drain_wake() -> None:
     # Taken before the question: the flag was held no earlier than this, so the drain
     # that clears it looks again at least FLAG_TRUST_S after.
     asked = monotonic()
-    if asked - _flag_held_at.get(queue, -FLAG_TRUST_S) < FLAG_TRUST_S:
+    if asked - _flag_held_at.get(queue, -math.inf) < FLAG_TRUST_S:
         return
     try:
         claimed = _drain_claim(queue)
