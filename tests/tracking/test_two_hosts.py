@@ -3,6 +3,7 @@ PostgreSQL and one Redis: every message counted once, every block at its thresho
 
 from __future__ import annotations
 
+import re
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
@@ -54,20 +55,36 @@ def test_two_webs_and_two_workers_keep_counts_and_blocks_exact(mailbox, redis_cl
             codes = list(pool.map(push, range(45)))
         assert codes == [[200, 200]] * 45
 
+        def recorded(queue: str) -> list[int]:
+            # What each of the worker's drains returned: how many pushes it recorded.
+            log = (tmp_path / f"worker-{queue}.log").read_text()
+            return [
+                int(n)
+                for n in re.findall(r"drain_ingest_events\[[^]]+\] succeeded in [^:]+: (\d+)", log)
+            ]
+
+        def settled(queue: str) -> bool:
+            # Every drain this worker received has returned: one still lingering or taking
+            # its last look after the messages are all stored would be killed mid-task.
+            log = (tmp_path / f"worker-{queue}.log").read_text()
+            received = len(re.findall(r"drain_ingest_events\[[^]]+\] received", log))
+            return received > 0 and received == len(recorded(queue))
+
         def done() -> bool:
             return (
                 not IngestEvent.objects.exists()
                 and OutboundMessage.objects.filter(queue_id__startswith="TWO").count() >= 45
+                and all(settled(queue) for queue in ("host-a", "host-b"))
             )
 
-        logs = "\n".join(p.read_text()[-1500:] for p in tmp_path.glob("*.log"))
-        assert wait_until(done, timeout=120), logs
+        ok = wait_until(done, timeout=120)
+        assert ok, "\n".join(p.read_text()[-1500:] for p in tmp_path.glob("*.log"))
 
     assert OutboundMessage.objects.filter(queue_id__startswith="TWO").count() == 45
     assert OutboundMessage.objects.filter(mailbox=mailbox, is_spam=True).count() == 45
-    # Each worker recorded some: the queues really were separate hosts' work.
-    for queue in ("host-a", "host-b"):
-        assert "succeeded" in (tmp_path / f"worker-{queue}.log").read_text(), queue
+    # Both hosts' workers drained, and between them took each of the 90 pushes once (the
+    # second copy of a message is taken too, and stored nowhere).
+    assert sum(recorded("host-a")) + sum(recorded("host-b")) == 90
     blocks = list(Block.objects.filter(target=mailbox.address).order_by("id"))
     assert [(b.code, b.spam_count) for b in blocks] == [
         ("L-SPAM00", 1),
