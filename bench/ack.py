@@ -2,9 +2,10 @@
 
 Pushes shaped as Rspamd's metadata_exporter sends them go through Django's test client
 (the whole handler, real PostgreSQL and Redis, database BENCH_DATABASE_URL recreated) in
-three ways, in interleaved rounds so that a slow moment of this shared machine falls on
-all three: every middleware and a Celery task per push (as before the shortcut), the
-ingest shortcut with a task per push, and the shortcut with the drain flag (as it stands).
+four ways, in interleaved rounds so that a slow moment of this shared machine falls on
+all four: every middleware and a Celery task per push (as before the shortcut), the
+ingest shortcut with a task per push, the shortcut with the drain flag, and (as
+deployed) the WSGI application whose fast path answers ahead of Django's handler.
 
   make bench-ack
 """
@@ -45,6 +46,7 @@ def main() -> None:
 
     import ingest.events as events
     from tests.tracking.push import auth, push_headers, raw_message
+    from tests.tracking.wsgi_client import WSGIClient
 
     redis.Redis.from_url(redis_url).flushdb()
     with override_settings(
@@ -62,12 +64,13 @@ def main() -> None:
     ways = {
         "every middleware, a task per push": (every_middleware, task_per_push),
         "ingest shortcut, a task per push": (shortcut, task_per_push),
-        "ingest shortcut, drain flag (as it stands)": (shortcut, drain_wake),
+        "ingest shortcut, drain flag": (shortcut, drain_wake),
+        "WSGI fast path, drain flag (as deployed)": (WSGIClient(), drain_wake),
     }
     body = raw_message("bench@ack.example")
     n = 0
 
-    def push(client: Client) -> None:
+    def push(client: Client | WSGIClient) -> None:
         nonlocal n
         n += 1
         headers = push_headers(sender="bench@ack.example", qid=f"A{n:09d}")

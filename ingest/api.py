@@ -1,4 +1,8 @@
-"""The HTTP ways in: Rspamd's metadata_exporter push, and messages handed over to scan."""
+"""The HTTP ways in: Rspamd's metadata_exporter push, and messages handed over to scan.
+
+`ingest_receive` answers a request whichever way it came: through Django's handler (the
+views below, which tests and `runserver` use) or straight from the WSGI server
+(ingest/wsgi.py, as deployed)."""
 
 from __future__ import annotations
 
@@ -6,8 +10,8 @@ import base64
 import binascii
 import hmac
 import logging
-from collections.abc import Callable
-from functools import wraps
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
@@ -20,14 +24,24 @@ from tracking.models import IngestEvent
 
 log = logging.getLogger(__name__)
 
+CONTENT_TYPE = "text/plain; charset=utf-8"
+AUTHENTICATE = ("WWW-Authenticate", 'Basic realm="lwsmail ingest"')
 
-def _reply(status: int, text: str) -> HttpResponse:
-    return HttpResponse(text + "\n", status=status, content_type="text/plain; charset=utf-8")
+
+@dataclass(frozen=True)
+class Reply:
+    """The one-line answer to an ingest request."""
+
+    status: int
+    text: str
+    headers: tuple[tuple[str, str], ...] = ()
+
+    def body(self) -> bytes:
+        return (self.text + "\n").encode()
 
 
-def _credentials_ok(request: HttpRequest) -> bool:
-    header = request.headers.get("Authorization", "")
-    scheme, _, encoded = header.partition(" ")
+def _credentials_ok(authorization: str) -> bool:
+    scheme, _, encoded = authorization.partition(" ")
     if scheme.lower() != "basic" or not settings.INGEST_PASSWORD:
         return False
     try:
@@ -39,59 +53,56 @@ def _credentials_ok(request: HttpRequest) -> bool:
     )
 
 
-def ingest_endpoint(view: Callable[[HttpRequest, bytes], HttpResponse]):
-    """Basic auth, a size limit read before the body, and a logged one-line 4xx on bad input."""
+def ingest_receive(
+    *,
+    kind: str,
+    headers: Mapping[str, str],
+    peer: str,
+    content_length: str | None,
+    read: Callable[[int], bytes],
+) -> Reply:
+    """Check the credentials and the size (before reading the body), store the message
+    durably and say so; bad input gets a 4xx and a logged one-line reason."""
+    if not _credentials_ok(headers.get("Authorization") or ""):
+        log.warning("ingest refused from %s: bad or missing credentials", peer)
+        return Reply(401, "authentication required", (AUTHENTICATE,))
+    if "chunked" in (headers.get("Transfer-Encoding") or "").lower():
+        # WSGI servers hand Django no length for a chunked body, so it would read as empty.
+        return Reply(411, "send the message with a Content-Length, not chunked")
+    try:
+        length = int(content_length or 0)
+    except ValueError:
+        return Reply(400, "bad Content-Length")
+    if length < 0:
+        return Reply(400, "bad Content-Length")
+    if length > settings.INGEST_MAX_BYTES:
+        log.warning("ingest refused from %s: %d bytes is over the limit", peer, length)
+        return Reply(413, f"message larger than {settings.INGEST_MAX_BYTES} bytes")
+    # Never more than the declared length: a WSGI server's input may not stop there.
+    body = read(length)
+    if not body:
+        return Reply(400, "empty body: the message is missing")
+    try:
+        if kind == IngestEvent.Kind.PUSH:
+            return _push(headers, peer, body)
+        return _scan(headers, body)
+    except InvalidReport as exc:
+        log.warning("ingest refused from %s: %s", peer, exc)
+        return Reply(400, str(exc))
 
-    @csrf_exempt
-    @require_POST
-    @wraps(view)
-    def wrapper(request: HttpRequest) -> HttpResponse:
-        peer = request.META.get("REMOTE_ADDR")
-        if not _credentials_ok(request):
-            log.warning("ingest refused from %s: bad or missing credentials", peer)
-            response = _reply(401, "authentication required")
-            response["WWW-Authenticate"] = 'Basic realm="lwsmail ingest"'
-            return response
-        if "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
-            # WSGI servers hand Django no length for a chunked body, so it would read as empty.
-            return _reply(411, "send the message with a Content-Length, not chunked")
-        try:
-            length = int(request.META.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            return _reply(400, "bad Content-Length")
-        if length < 0:
-            return _reply(400, "bad Content-Length")
-        if length > settings.INGEST_MAX_BYTES:
-            log.warning("ingest refused from %s: %d bytes is over the limit", peer, length)
-            return _reply(413, f"message larger than {settings.INGEST_MAX_BYTES} bytes")
-        body = request.read(settings.INGEST_MAX_BYTES + 1)
-        if len(body) > settings.INGEST_MAX_BYTES:
-            return _reply(413, f"message larger than {settings.INGEST_MAX_BYTES} bytes")
-        if not body:
-            return _reply(400, "empty body: the message is missing")
-        try:
-            return view(request, body)
-        except InvalidReport as exc:
-            log.warning("ingest refused from %s: %s", peer, exc)
-            return _reply(400, str(exc))
 
-    return wrapper
-
-
-@ingest_endpoint
-def rspamd_push(request: HttpRequest, body: bytes) -> HttpResponse:
-    meta = push_meta(request.headers)
+def _push(headers: Mapping[str, str], peer: str, body: bytes) -> Reply:
+    meta = push_meta(headers)
     # Rspamd 3.4 leaves rspamd_server empty; queue ids are unique per sending host only,
     # so the pushing Rspamd's address completes the message's identity.
-    meta["server"] = meta["server"] or request.META.get("REMOTE_ADDR", "")
+    meta["server"] = meta["server"] or peer
     event = ingest_event_create(kind=IngestEvent.Kind.PUSH, meta=meta, raw=body)
-    return _reply(200, f"queued {event.pk}")
+    return Reply(200, f"queued {event.pk}")
 
 
-@ingest_endpoint
-def scan_submit(request: HttpRequest, body: bytes) -> HttpResponse:
+def _scan(headers: Mapping[str, str], body: bytes) -> Reply:
     def get(name: str) -> str | None:
-        return header_value(request.headers.get(name), field=name, identity=True)
+        return header_value(headers.get(name), field=name, identity=True)
 
     meta = scan_meta(
         sender=get("From"),
@@ -102,4 +113,27 @@ def scan_submit(request: HttpRequest, body: bytes) -> HttpResponse:
         sent_at=get("Sent-At"),
     )
     event = ingest_event_create(kind=IngestEvent.Kind.SCAN, meta=meta, raw=body)
-    return _reply(202, f"queued {event.pk}")
+    return Reply(202, f"queued {event.pk}")
+
+
+def _view(kind: str) -> Callable[[HttpRequest], HttpResponse]:
+    @csrf_exempt
+    @require_POST
+    def view(request: HttpRequest) -> HttpResponse:
+        reply = ingest_receive(
+            kind=kind,
+            headers=request.headers,
+            peer=request.META.get("REMOTE_ADDR", ""),
+            content_length=request.META.get("CONTENT_LENGTH"),
+            read=request.read,
+        )
+        response = HttpResponse(reply.body(), status=reply.status, content_type=CONTENT_TYPE)
+        for name, value in reply.headers:
+            response[name] = value
+        return response
+
+    return view
+
+
+rspamd_push = _view(IngestEvent.Kind.PUSH)
+scan_submit = _view(IngestEvent.Kind.SCAN)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -32,52 +32,65 @@ class AccountLanguageMiddleware:
         return self.get_response(request)
 
 
-class TrustedProxyMiddleware:
+# Set in the WSGI environ once proxy_headers_settle has run on it (ingest/wsgi.py).
+PROXY_HEADERS_SETTLED = "lwsmail.proxy_headers_settled"
+_trusted: dict[str, object] = {"source": None, "networks": []}
+
+
+def _trusted_networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    # Parsed again only when the setting object changes (tests override it).
+    if settings.TRUSTED_PROXIES is not _trusted["source"]:
+        try:
+            networks = [
+                ipaddress.ip_network(n.strip(), strict=False) for n in settings.TRUSTED_PROXIES
+            ]
+        except ValueError as exc:
+            raise ImproperlyConfigured(f"TRUSTED_PROXIES: {exc}") from None
+        _trusted.update(source=settings.TRUSTED_PROXIES, networks=networks)
+    return _trusted["networks"]  # type: ignore[return-value]
+
+
+def _is_trusted(value: str, networks: list) -> bool:
+    try:
+        address = ipaddress.ip_address(value.strip())
+    except ValueError:
+        return False
+    return any(address in network for network in networks)
+
+
+def proxy_headers_settle(meta: MutableMapping[str, object]) -> None:
     """Believe X-Forwarded-For and X-Forwarded-Proto only from TRUSTED_PROXIES.
 
     From a trusted proxy, the client is the rightmost X-Forwarded-For address that is not
     itself a trusted proxy, and it becomes REMOTE_ADDR, so login throttling, the audit
     trail and every other reader of the client address follow it. From anyone else both
     headers are dropped: a forged one changes nothing, HTTPS detection included."""
+    if meta.get(PROXY_HEADERS_SETTLED):
+        return  # a second pass would take the client for the proxy
+    meta[PROXY_HEADERS_SETTLED] = True
+    networks = _trusted_networks()
+    if networks and _is_trusted(str(meta.get("REMOTE_ADDR", "")), networks):
+        forwarded = str(meta.get("HTTP_X_FORWARDED_FOR", ""))
+        hops = [h.strip() for h in forwarded.split(",") if h.strip()]
+        while hops and _is_trusted(hops[-1], networks):
+            hops.pop()
+        # Garbage from the client's side of the proxy: the proxy's address stays.
+        if hops:
+            with contextlib.suppress(ValueError):
+                meta["REMOTE_ADDR"] = str(ipaddress.ip_address(hops[-1]))
+    else:
+        meta.pop("HTTP_X_FORWARDED_FOR", None)
+        meta.pop("HTTP_X_FORWARDED_PROTO", None)
+
+
+class TrustedProxyMiddleware:
+    """The client address and scheme as proxy_headers_settle decides them."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
-        self.source: list[str] | None = None
-        self.trusted = self._networks()
-
-    def _networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
-        # Parsed again only when the setting object changes (tests override it).
-        if settings.TRUSTED_PROXIES is not self.source:
-            try:
-                self.trusted = [
-                    ipaddress.ip_network(n.strip(), strict=False) for n in settings.TRUSTED_PROXIES
-                ]
-            except ValueError as exc:
-                raise ImproperlyConfigured(f"TRUSTED_PROXIES: {exc}") from None
-            self.source = settings.TRUSTED_PROXIES
-        return self.trusted
-
-    def _is_trusted(self, value: str) -> bool:
-        try:
-            address = ipaddress.ip_address(value.strip())
-        except ValueError:
-            return False
-        return any(address in network for network in self.trusted)
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        meta = request.META
-        self._networks()
-        if self.trusted and self._is_trusted(meta.get("REMOTE_ADDR", "")):
-            hops = [h.strip() for h in meta.get("HTTP_X_FORWARDED_FOR", "").split(",") if h.strip()]
-            while hops and self._is_trusted(hops[-1]):
-                hops.pop()
-            # Garbage from the client's side of the proxy: the proxy's address stays.
-            if hops:
-                with contextlib.suppress(ValueError):
-                    meta["REMOTE_ADDR"] = str(ipaddress.ip_address(hops[-1]))
-        else:
-            meta.pop("HTTP_X_FORWARDED_FOR", None)
-            meta.pop("HTTP_X_FORWARDED_PROTO", None)
+        proxy_headers_settle(request.META)
         return self.get_response(request)
 
 

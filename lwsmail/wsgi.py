@@ -5,4 +5,8 @@ import os
 from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "lwsmail.settings")
-application = get_wsgi_application()
+django_application = get_wsgi_application()
+
+from ingest.wsgi import IngestFastPath  # noqa: E402  (needs the apps loaded)
+
+application = IngestFastPath(django_application)

@@ -24,14 +24,14 @@ def wsgi(text: str) -> str:
     return text.encode("utf-8").decode("latin-1")
 
 
-def push(client, body: bytes, **headers):
-    return client.generic("POST", URL, body, headers=headers)
+def push(ingest, body: bytes, **headers):
+    return ingest.generic("POST", URL, body, headers=headers)
 
 
-def good_pushes(client, mailbox, n: int = 10) -> None:
+def good_pushes(ingest, mailbox, n: int = 10) -> None:
     for i in range(n):
         headers = push_headers(sender=mailbox.address, qid=f"GOOD{i}", score=1.0)
-        assert push(client, raw_message(mailbox.address), **headers).status_code == 200
+        assert push(ingest, raw_message(mailbox.address), **headers).status_code == 200
 
 
 POISON = {
@@ -55,11 +55,11 @@ POISON = {
 @pytest.mark.django_db
 @pytest.mark.usefixtures("ingest_password")
 @pytest.mark.parametrize("case", POISON, ids=list(POISON))
-def test_a_poisonous_push_never_holds_back_the_good_ones_after_it(client, mailbox, case):
+def test_a_poisonous_push_never_holds_back_the_good_ones_after_it(ingest, mailbox, case):
     change, extra = POISON[case]
     headers = {**push_headers(sender=mailbox.address, qid="POISON"), **change}
-    assert push(client, raw_message(mailbox.address, extra=extra), **headers).status_code == 200
-    good_pushes(client, mailbox)
+    assert push(ingest, raw_message(mailbox.address, extra=extra), **headers).status_code == 200
+    good_pushes(ingest, mailbox)
 
     # The oldest pending event's task claims the whole batch, the poison first.
     ingest_event_process(event_id=IngestEvent.objects.order_by("id").first().pk)
@@ -76,14 +76,14 @@ def test_a_poisonous_push_never_holds_back_the_good_ones_after_it(client, mailbo
 @pytest.mark.django_db
 @pytest.mark.usefixtures("ingest_password")
 def test_an_event_that_cannot_be_recorded_is_parked_with_its_error_and_the_rest_go_through(
-    client, mailbox
+    ingest, mailbox
 ):
     # An event whose stored data no longer makes sense (written by hand, or by an old
     # version): recording it fails whatever happens, so retrying is pointless.
     broken = IngestEvent.objects.create(
         kind=IngestEvent.Kind.PUSH, meta={"score": "not a number"}, raw=b"Subject: x\r\n\r\n"
     )
-    good_pushes(client, mailbox)
+    good_pushes(ingest, mailbox)
 
     assert ingest_event_process(event_id=broken.pk) == 10
 
@@ -92,7 +92,7 @@ def test_an_event_that_cannot_be_recorded_is_parked_with_its_error_and_the_rest_
     assert "ValueError" in broken.last_error
     assert OutboundMessage.objects.count() == 10
     # Parked events are not claimed again by anyone's batch.
-    good_pushes(client, mailbox, 1)
+    good_pushes(ingest, mailbox, 1)
     assert ingest_event_process(event_id=IngestEvent.objects.pending().get().pk) == 1
     assert IngestEvent.objects.get() == broken
 
@@ -117,14 +117,14 @@ def test_staff_retry_puts_a_parked_event_back_in_the_queue(
 
 @pytest.mark.django_db
 @pytest.mark.usefixtures("ingest_password")
-def test_accented_subjects_sent_as_raw_utf8_are_stored_intact(client, mailbox):
+def test_accented_subjects_sent_as_raw_utf8_are_stored_intact(ingest, mailbox):
     subjects = {"FR": "Réduction exceptionnelle : 50 % sur vos commandes", "IT": "Già pagata?"}
     for qid, subject in subjects.items():
         headers = {
             **push_headers(sender=mailbox.address, qid=qid),
             "X-Rspamd-subject": wsgi(subject),
         }
-        assert push(client, raw_message(mailbox.address), **headers).status_code == 200
+        assert push(ingest, raw_message(mailbox.address), **headers).status_code == 200
 
     for pk in IngestEvent.objects.values_list("pk", flat=True):
         ingest_event_process(event_id=pk)
@@ -135,9 +135,9 @@ def test_accented_subjects_sent_as_raw_utf8_are_stored_intact(client, mailbox):
 
 @pytest.mark.django_db
 @pytest.mark.usefixtures("ingest_password")
-def test_a_subject_that_is_not_utf8_keeps_what_is_readable(client, mailbox):
+def test_a_subject_that_is_not_utf8_keeps_what_is_readable(ingest, mailbox):
     headers = {**push_headers(sender=mailbox.address), "X-Rspamd-subject": "Caf\xe9 gratuit"}
-    assert push(client, raw_message(mailbox.address), **headers).status_code == 200
+    assert push(ingest, raw_message(mailbox.address), **headers).status_code == 200
     ingest_event_process(event_id=IngestEvent.objects.get().pk)
 
     assert OutboundMessage.objects.get().subject == "Caf\ufffd gratuit"
@@ -146,13 +146,13 @@ def test_a_subject_that_is_not_utf8_keeps_what_is_readable(client, mailbox):
 @pytest.mark.django_db
 @pytest.mark.usefixtures("ingest_password")
 @pytest.mark.parametrize("field", ["X-Rspamd-from", "X-Rspamd-user", "X-Rspamd-rcpt"])
-def test_an_identity_field_that_is_not_utf8_is_refused(client, mailbox, field):
+def test_an_identity_field_that_is_not_utf8_is_refused(ingest, mailbox, field):
     value = "\xff\xfealice@" + mailbox.domain.name
     if field == "X-Rspamd-rcpt":
         value = '["' + value + '"]'
     headers = {**push_headers(sender=mailbox.address), field: value}
 
-    response = push(client, raw_message(mailbox.address), **headers)
+    response = push(ingest, raw_message(mailbox.address), **headers)
 
     assert (response.status_code, response.content) == (
         400,

@@ -18,8 +18,8 @@ def ingest_password(settings):
     settings.INGEST_PASSWORD = PASSWORD
 
 
-def push(client, body: bytes, **headers):
-    return client.generic("POST", URL, body, headers=headers)
+def push(ingest, body: bytes, **headers):
+    return ingest.generic("POST", URL, body, headers=headers)
 
 
 def process_all() -> None:
@@ -27,8 +27,8 @@ def process_all() -> None:
         ingest_event_process(event_id=pk)
 
 
-def test_a_push_is_stored_then_recorded_with_its_report(client, mailbox):
-    response = push(client, raw_message(mailbox.address), **push_headers(sender=mailbox.address))
+def test_a_push_is_stored_then_recorded_with_its_report(ingest, mailbox):
+    response = push(ingest, raw_message(mailbox.address), **push_headers(sender=mailbox.address))
 
     assert response.status_code == 200
     assert response.content.startswith(b"queued ")
@@ -55,16 +55,16 @@ def test_a_push_is_stored_then_recorded_with_its_report(client, mailbox):
     assert not IngestEvent.objects.exists()
 
 
-def test_the_same_push_twice_is_recorded_once(client, mailbox):
+def test_the_same_push_twice_is_recorded_once(ingest, mailbox):
     for _ in range(2):
-        push(client, raw_message(mailbox.address), **push_headers(sender=mailbox.address))
+        push(ingest, raw_message(mailbox.address), **push_headers(sender=mailbox.address))
 
     process_all()
 
     assert OutboundMessage.objects.count() == 1
 
 
-def test_a_website_script_counts_for_its_domain(client, mailbox):
+def test_a_website_script_counts_for_its_domain(ingest, mailbox):
     domain = mailbox.domain.name
     SystemUserFactory(hosting=mailbox.domain.hosting, uid=33)
     body = raw_message(
@@ -72,7 +72,7 @@ def test_a_website_script_counts_for_its_domain(client, mailbox):
         received=PICKUP_33,
         extra="X-PHP-Originating-Script: 33:contact.php\r\n",
     )
-    push(client, body, **push_headers(sender=f"www@{domain}", user="unknown"))
+    push(ingest, body, **push_headers(sender=f"www@{domain}", user="unknown"))
 
     process_all()
 
@@ -81,8 +81,8 @@ def test_a_website_script_counts_for_its_domain(client, mailbox):
     assert message.script == "33:contact.php"
 
 
-def test_an_unknown_sender_is_kept_for_staff(client, db):
-    push(client, raw_message("x@elsewhere.example"), **push_headers(sender="x@elsewhere.example"))
+def test_an_unknown_sender_is_kept_for_staff(ingest, db):
+    push(ingest, raw_message("x@elsewhere.example"), **push_headers(sender="x@elsewhere.example"))
 
     process_all()
 
@@ -106,12 +106,12 @@ def test_an_unknown_sender_is_kept_for_staff(client, db):
     ],
 )
 def test_bad_input_gets_a_4xx_with_a_one_line_reason(
-    client, mailbox, change, status, reason, caplog
+    ingest, mailbox, change, status, reason, caplog
 ):
     headers = {**push_headers(sender=mailbox.address), **change}
     headers = {k: v for k, v in headers.items() if v != ""}
 
-    response = push(client, raw_message(mailbox.address), **headers)
+    response = push(ingest, raw_message(mailbox.address), **headers)
 
     assert response.status_code == status
     assert response.content.strip().startswith(reason)
@@ -120,17 +120,17 @@ def test_bad_input_gets_a_4xx_with_a_one_line_reason(
     assert "ingest refused" in caplog.text
 
 
-def test_a_missing_header_is_named(client, mailbox):
+def test_a_missing_header_is_named(ingest, mailbox):
     headers = push_headers(sender=mailbox.address)
     del headers["X-Rspamd-symbols"]
 
-    response = push(client, raw_message(mailbox.address), **headers)
+    response = push(ingest, raw_message(mailbox.address), **headers)
 
     assert (response.status_code, response.content) == (400, b"X-Rspamd-symbols is missing\n")
 
 
-def test_an_empty_body_is_refused(client, mailbox):
-    response = push(client, b"", **push_headers(sender=mailbox.address))
+def test_an_empty_body_is_refused(ingest, mailbox):
+    response = push(ingest, b"", **push_headers(sender=mailbox.address))
 
     assert (response.status_code, response.content) == (
         400,
@@ -139,30 +139,30 @@ def test_an_empty_body_is_refused(client, mailbox):
 
 
 @override_settings(INGEST_MAX_BYTES=1000)
-def test_an_oversize_message_gets_413(client, mailbox):
+def test_an_oversize_message_gets_413(ingest, mailbox):
     body = raw_message(mailbox.address) + b"x" * 1000
 
-    response = push(client, body, **push_headers(sender=mailbox.address))
+    response = push(ingest, body, **push_headers(sender=mailbox.address))
 
     assert response.status_code == 413
     assert not IngestEvent.objects.exists()
 
 
-def test_only_post_is_accepted(client):
-    assert client.get(URL).status_code == 405
+def test_only_post_is_accepted(ingest):
+    assert ingest.get(URL).status_code == 405
 
 
-def test_without_a_configured_password_nothing_is_accepted(client, settings, mailbox):
+def test_without_a_configured_password_nothing_is_accepted(ingest, settings, mailbox):
     settings.INGEST_PASSWORD = ""
 
-    response = push(client, raw_message(mailbox.address), **push_headers(sender=mailbox.address))
+    response = push(ingest, raw_message(mailbox.address), **push_headers(sender=mailbox.address))
 
     assert response.status_code == 401
 
 
-def test_a_report_of_a_rejected_message_counts_as_spam(client, mailbox):
+def test_a_report_of_a_rejected_message_counts_as_spam(ingest, mailbox):
     headers = push_headers(sender=mailbox.address, score=0.5, action="reject")
-    push(client, raw_message(mailbox.address), **headers)
+    push(ingest, raw_message(mailbox.address), **headers)
 
     process_all()
 
@@ -170,9 +170,9 @@ def test_a_report_of_a_rejected_message_counts_as_spam(client, mailbox):
     assert (message.status, message.is_spam, message.code) == ("rejected", True, "L-SPAM00")
 
 
-def test_a_push_skips_the_browsers_middleware(client, mailbox):
-    response = push(client, raw_message(mailbox.address), **push_headers(sender=mailbox.address))
-    page = client.get("/accounts/login/")
+def test_a_push_skips_the_browsers_middleware(ingest, mailbox):
+    response = push(ingest, raw_message(mailbox.address), **push_headers(sender=mailbox.address))
+    page = ingest.get("/accounts/login/")
 
     assert response.status_code == 200
     # No session, CSRF or language cookie, no CSP, nothing that varies by cookie or language.
@@ -184,27 +184,27 @@ def test_a_push_skips_the_browsers_middleware(client, mailbox):
 
 
 @override_settings(ALLOWED_HOSTS=["panel.example"])
-def test_a_push_to_a_host_not_allowed_is_refused_with_400(client, mailbox):
+def test_a_push_to_a_host_not_allowed_is_refused_with_400(ingest, mailbox):
     body, headers = raw_message(mailbox.address), push_headers(sender=mailbox.address)
 
-    assert push(client, body, **headers).status_code == 400
-    assert push(client, body, Host="panel.example", **headers).status_code == 200
+    assert push(ingest, body, **headers).status_code == 400
+    assert push(ingest, body, Host="panel.example", **headers).status_code == 200
     assert IngestEvent.objects.count() == 1
 
 
-def test_an_unknown_ingest_url_is_404_and_a_get_405(client):
-    assert client.post("/api/ingest/nothing/", b"x", content_type="text/plain").status_code == 404
-    assert client.get(URL).status_code == 405
+def test_an_unknown_ingest_url_is_404_and_a_get_405(ingest):
+    assert ingest.post("/api/ingest/nothing/", b"x", content_type="text/plain").status_code == 404
+    assert ingest.get(URL).status_code == 405
     assert not IngestEvent.objects.exists()
 
 
-def test_a_push_is_one_statement_that_commits_by_itself(client, mailbox, django_assert_num_queries):
+def test_a_push_is_one_statement_that_commits_by_itself(ingest, mailbox, django_assert_num_queries):
     body, headers = raw_message(mailbox.address), push_headers(sender=mailbox.address)
-    push(client, body, **headers)  # the connection is open from here on
+    push(ingest, body, **headers)  # the connection is open from here on
 
     # No health check, BEGIN or COMMIT of the ORM's: the INSERT goes on the raw connection.
     with django_assert_num_queries(0):
-        response = push(client, body, **{**headers, "X-Rspamd-qid": "SECOND"})
+        response = push(ingest, body, **{**headers, "X-Rspamd-qid": "SECOND"})
 
     assert response.status_code == 200
     event = IngestEvent.objects.get(meta__qid="SECOND")
@@ -213,9 +213,9 @@ def test_a_push_is_one_statement_that_commits_by_itself(client, mailbox, django_
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_a_push_after_postgresql_dropped_the_connection_is_still_stored(client, mailbox):
+def test_a_push_after_postgresql_dropped_the_connection_is_still_stored(ingest, mailbox):
     body, headers = raw_message(mailbox.address), push_headers(sender=mailbox.address)
-    assert push(client, body, **headers).status_code == 200
+    assert push(ingest, body, **headers).status_code == 200
     with connection.cursor() as cursor:  # the persistent connection the next ack reuses
         cursor.execute("SELECT pg_backend_pid()")
         pid = cursor.fetchone()[0]
@@ -226,7 +226,7 @@ def test_a_push_after_postgresql_dropped_the_connection_is_still_stored(client, 
     finally:
         other.close()
 
-    response = push(client, body, **{**headers, "X-Rspamd-qid": "AFTER"})
+    response = push(ingest, body, **{**headers, "X-Rspamd-qid": "AFTER"})
 
     assert response.status_code == 200
     assert IngestEvent.objects.filter(meta__qid="AFTER").count() == 1
