@@ -36,7 +36,7 @@ from ingest.recording import messages_record
 from ingest.rspamd import rspamd_check
 from lwsmail.celery import app
 from ops.counters import count, count_minute
-from tracking.mime import clean_text, parse_message
+from tracking.mime import clean_text, message_headers
 from tracking.models import IngestEvent
 from tracking.services import MessageData
 
@@ -372,7 +372,7 @@ def _event_data(event: IngestEvent) -> MessageData:
     if event.kind == IngestEvent.Kind.SCAN:
         meta.update({k: v for k, v in meta["verdict"].items() if v != ""})
     raw = bytes(event.raw)
-    _msg, headers = parse_message(raw)
+    headers = message_headers(raw)
     return MessageData(
         sender=meta.get("from") or "",
         recipients=meta.get("rcpt") or headers.to,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from email import policy
-from email.message import EmailMessage
+from email.message import EmailMessage, Message
 from email.parser import BytesHeaderParser, BytesParser
 from email.utils import getaddresses
 from typing import Any
@@ -29,10 +29,19 @@ class Headers:
 
     subject: str
     message_id: str
-    to: list[str]
     script: str
     # The system user that submitted it with `sendmail` (see _submitter_uid).
     uid: int | None = None
+    # To and Cc as written: read into addresses only when asked (`to`), as recording
+    # needs them only when Rspamd gave no recipients.
+    addressees: tuple[str, str] = ("", "")
+
+    @property
+    def to(self) -> list[str]:
+        try:
+            return [a for _, a in getaddresses(list(self.addressees)) if a]
+        except Exception:
+            return []
 
 
 def clean_text(value: str) -> str:
@@ -61,8 +70,7 @@ class _HeaderReader:
     its raw value needs decoding: the registry cost more than the rest of recording a
     message (measured with cProfile on bench/ingest.py's corpus)."""
 
-    def __init__(self, msg: EmailMessage) -> None:
-        self.msg = msg
+    def __init__(self, msg: Message) -> None:
         self.raw: dict[str, list[str]] = {}
         for name, value in msg.raw_items():
             self.raw.setdefault(name.lower(), []).append(value)
@@ -72,8 +80,16 @@ class _HeaderReader:
         values = self.raw.get(name.lower())
         if not values:
             return ""
-        plain = _plain(values[0]) if isinstance(values[0], str) else None
-        return text(plain if plain is not None else self.msg.get(name))
+        if not isinstance(values[0], str):
+            return text(values[0])
+        plain = _plain(values[0])
+        if plain is not None:
+            return text(plain)
+        try:
+            # What EmailMessage.get does with the raw value, whatever the parse's policy.
+            return text(policy.default.header_fetch_parse(name, values[0]))
+        except Exception:  # a header the policy cannot decode: keep what we can
+            return ""
 
 
 def parse_message(raw: bytes, *, headers_only: bool = True) -> tuple[EmailMessage, Headers]:
@@ -81,28 +97,40 @@ def parse_message(raw: bytes, *, headers_only: bool = True) -> tuple[EmailMessag
 
     Recording needs the headers only; the body is parsed when someone opens the message."""
     if headers_only:
-        # The header parser still splits the whole body into lines: give it the headers.
-        end = _BLANK_LINE.search(raw)
-        msg = BytesHeaderParser(policy=policy.default).parsebytes(raw[: end.end()] if end else raw)
+        msg = BytesHeaderParser(policy=policy.default).parsebytes(_header_block(raw))
     else:
         msg = BytesParser(policy=policy.default).parsebytes(raw)
-    reader = _HeaderReader(msg)
-    header = reader.first
+    return msg, _headers(_HeaderReader(msg))
 
+
+def message_headers(raw: bytes) -> Headers:
+    """The headers recording needs, as parse_message reads them, for less: parsed with
+    compat32, which leaves Content-Type to the header registry's parsing (the registry,
+    asked at the end of every policy.default parse, cost recording a third of its time
+    per message, cProfile on bench/ingest.py's corpus); a value is decoded through
+    policy.default only when it needs decoding."""
+    msg = BytesHeaderParser(policy=policy.compat32).parsebytes(_header_block(raw))
+    return _headers(_HeaderReader(msg))
+
+
+def _header_block(raw: bytes) -> bytes:
+    # The header parser still splits the whole body into lines: give it the headers.
+    end = _BLANK_LINE.search(raw)
+    return raw[: end.end()] if end else raw
+
+
+def _headers(reader: _HeaderReader) -> Headers:
+    header = reader.first
     script = next((v[:500] for n in SCRIPT_HEADERS if (v := header(n))), "")
     mailer = header("X-Mailer")
     if not script and "phpmailer" in mailer.lower():
         script = mailer[:500]
-    try:
-        to = [a for _, a in getaddresses([header("To"), header("Cc")]) if a]
-    except Exception:
-        to = []
-    return msg, Headers(
+    return Headers(
         subject=header("Subject").replace("\r", " ").replace("\n", " "),
         message_id=header("Message-ID"),
-        to=to,
         script=script,
         uid=_submitter_uid(reader),
+        addressees=(header("To"), header("Cc")),
     )
 
 

@@ -216,3 +216,37 @@ def test_one_batch_ends_one_targets_expired_block_and_keeps_anothers_standing_on
     assert OutboundMessage.objects.get(pk=new.trigger_message_id).queue_id == "R1"
     assert Block.objects.active(now).get(target=blocked.address).pk == first[blocked.address]
     assert OutboundMessage.objects.get(queue_id="K1").code == ""
+
+
+@pytest.mark.django_db
+def test_a_batch_copied_in_reads_back_as_the_orm_would_have_stored_it(mailbox):
+    from dataclasses import replace
+
+    from django.forms.models import model_to_dict
+
+    from tracking.services import messages_store
+
+    datas = [
+        replace(
+            message_data(sender=mailbox.address, score=12),  # an int score, as JSON may give
+            recipients=["ärger@example.de", "x@example.org"],
+            subject="Réduction già € \U0001f600",
+            client_ip="2001:db8::1",
+            required_score=None,
+            message_id="<id@x>",
+        ),
+        replace(message_data(sender="who@elsewhere.example", score=0.5), client_ip="203.0.113.9"),
+    ]
+    now = timezone.now()
+
+    stored = messages_store(datas=datas, now=now)
+
+    assert [m.pk for m in stored] == sorted(m.pk for m in stored)
+    assert all(not m._state.adding for m in stored)
+    for message in stored:
+        read = OutboundMessage.objects.get(pk=message.pk)
+        assert model_to_dict(read) == model_to_dict(message)
+        assert bytes(read.content.raw) == datas[0].raw
+    # The sequence moved on: an ORM insert after a COPY gets a new id.
+    later = messages_store(datas=[message_data(sender=mailbox.address)], now=now)
+    assert later[0].pk > max(m.pk for m in stored)

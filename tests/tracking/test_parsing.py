@@ -147,3 +147,44 @@ def test_a_wide_report_with_many_brackets_but_shallow_is_read():
     wide = "[" + ",".join('{"name": "S", "options": [[1], [2]]}' for _ in range(200)) + "]"
 
     assert len(json_header(wide, field="X-Rspamd-symbols", kind=list)) == 200
+
+
+def header_corpus() -> list[bytes]:
+    """Header blocks in the shapes senders write: encoded words good and broken, raw
+    8-bit text, folded and repeated headers, odd line ends, NULs, address lists."""
+    import random
+
+    from tests.tracking.test_ingest_fuzz import BODIES, TEXTS
+
+    values = [t.encode("utf-8", "surrogatepass") for t in TEXTS] + [
+        b"=?utf-8?q?Offerta_-50=25_=E2=82=AC?=",
+        b"=?iso-8859-1?q?R=E9duction?= sur =?utf-8?b?Z2nDoA==?=",
+        b"=?x-unknown-9?B?w6k=?=",
+        b"=?utf-8?b?broken",
+        b"=?utf-8?q?a=00b?=",
+        "Réduction già".encode(),
+        b"Caf\xe9 cr\xe8me \xff",
+        b"folded\r\n  over\r\n\tlines",
+        b'"Dupont, Marie" <marie@example.fr>, =?utf-8?q?Jos=C3=A9?= <j@example.it>',
+        b"undisclosed-recipients:;",
+        b"33:contact.php",
+        b"by web1.example.net (Postfix, from userid 33)\r\n\tid 4NkQ2x0yZ",
+        b"PHPMailer 6.9.1",
+    ]
+    names = [b"Subject", b"To", b"Cc", b"Message-ID", b"Received", b"X-PHP-Originating-Script"]
+    names += [b"X-Mailer", b"X-Source", b"Content-Type", b"From", b"subject", b"TO"]
+    rng = random.Random(20261201)
+    blocks = list(BODIES)
+    for _ in range(400):
+        lines = [rng.choice(names) + b": " + rng.choice(values) for _ in range(rng.randint(1, 8))]
+        end = rng.choice([b"\r\n", b"\n", b"\r"])
+        blocks.append(end.join(lines) + end + end + b"body")
+    return blocks
+
+
+def test_recordings_cheap_header_read_says_what_the_full_parse_says():
+    from tracking.mime import message_headers
+
+    for raw in header_corpus():
+        assert message_headers(raw) == parse_message(raw)[1], raw
+        assert message_headers(raw).to == parse_message(raw)[1].to, raw
