@@ -1,7 +1,8 @@
 """Ingestion throughput: is the panel ever the bottleneck of the mail flow?
 
 In one run, on this machine, with a real Rspamd (deploy/rspamd + test profile), gunicorn,
-a Celery worker, Redis and PostgreSQL (database BENCH_DATABASE_URL, recreated):
+a Celery worker, Redis and PostgreSQL (database BENCH_DATABASE_URL, recreated, and a copy
+of it named with `_empty`, made before the history goes in):
 
   (a) Rspamd /checkv2 throughput alone, at its best client concurrency;
   (b) push-path throughput end to end: the exporter's POSTs accepted by the endpoint,
@@ -9,6 +10,10 @@ a Celery worker, Redis and PostgreSQL (database BENCH_DATABASE_URL, recreated):
   (c) the endpoint's acknowledgement latency p50/p99 at a fixed rate, each counted from
       when its push was due (a push the client sent late counts as late);
   (d) (b) again with 10^6 messages already stored.
+
+(b) and (d) run side by side: a web process and a worker on each database, the corpus
+pushed to each in alternating rounds (empty, full, full, empty, ...), so that the
+machine's drift falls on both.
 
 The last line is `push/scan throughput ratio: X`.  `make bench-ingest` runs it.
 """
@@ -25,9 +30,13 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import psycopg
+import redis as redis_lib
 from common import (
     DEFAULT_DB,
     ROOT,
@@ -113,19 +122,36 @@ def cpu_by_role() -> dict[str, float]:
     return used
 
 
+@dataclass
+class Stack:
+    """A web process and a worker on one database, with their own Redis database."""
+
+    url: str
+    database: str
+    redis_url: str
+
+    def pending(self) -> bool:
+        with psycopg.connect(self.database) as conn:
+            return conn.execute("SELECT EXISTS (SELECT 1 FROM tracking_ingestevent)").fetchone()[0]
+
+
 def push_run(
-    url: str, items: list, verdicts: list, prefix: str, concurrency: int, rate: float | None = None
+    stack: Stack,
+    items: list,
+    verdicts: list,
+    prefix: str,
+    concurrency: int,
+    rate: float | None = None,
 ) -> dict:
     """POST every message as the exporter would; time until the worker has stored them all.
     With `rate`, requests leave on a fixed schedule (open loop), as mail arrives."""
-    from abuse.enforcement.blockstate import client
     from ops.counters import KEY
-    from tracking.models import IngestEvent
 
     # Each request's headers are made before the clock starts, as the scan's are: what the
     # exporter spends making them is Rspamd's, not the panel's.
     authorization = "Basic " + base64.b64encode(f"rspamd:{PASSWORD}".encode()).decode()
-    redis = client()
+    redis = redis_lib.Redis.from_url(stack.redis_url)
+    url = stack.url
     acks: list[float] = []
 
     def recorded() -> int:
@@ -165,7 +191,7 @@ def push_run(
     _results, accepted = run_parallel(post, pairs, concurrency, health, on_start)
     started = schedule["clock"]
     target = before + len(items)
-    while recorded() < target or IngestEvent.objects.exists():
+    while recorded() < target or stack.pending():
         if time.perf_counter() - started > 600:
             raise RuntimeError("the worker did not store every pushed message within 10 minutes")
         time.sleep(0.05)
@@ -176,10 +202,13 @@ def push_run(
             role: (cpu_after[role] - cpu_before.get(role, 0.0)) * 1e3 / len(items)
             for role in cpu_after
         },
+        "elapsed": elapsed,
+        "messages": len(items),
         "throughput": len(items) / elapsed,
         "accept_rate": len(items) / accepted,
         "ack_p50": statistics.median(acks) * 1e3,
         "ack_p99": quantile(acks, 99) * 1e3,
+        "acks": acks,
     }
 
 
@@ -199,6 +228,44 @@ def web_command(port: int, workers: int, work: Path) -> list[str]:
     ]
 
 
+def worker_command(args: argparse.Namespace) -> list[str]:
+    # As deployed (docker-compose, README): recording runs at a lower CPU priority than
+    # the acknowledgements Rspamd and the MTA wait for.
+    return [
+        *("nice", "-n", str(args.worker_nice), str(ROOT / ".venv/bin/celery")),
+        *("-A", "lwsmail", "worker", "--loglevel=WARNING"),
+        *(f"--concurrency={args.worker_concurrency}", "--without-gossip", "--without-mingle"),
+    ]
+
+
+def wait_listening(port: int, folder: Path) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+            return
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise RuntimeError((folder / "web.log").read_text()) from None
+            time.sleep(0.2)
+
+
+def combined(runs: list[dict]) -> dict:
+    """The rounds of one side as one run: messages over time, CPU per message, acks."""
+    messages = sum(r["messages"] for r in runs)
+    acks = [a for r in runs for a in r["acks"]]
+    roles = {role for r in runs for role in r["cpu_ms"]}
+    return {
+        "throughput": messages / sum(r["elapsed"] for r in runs),
+        "accept_rate": messages / sum(r["messages"] / r["accept_rate"] for r in runs),
+        "ack_p99": quantile(acks, 99) * 1e3,
+        "cpu_ms": {
+            role: sum(r["cpu_ms"].get(role, 0.0) * r["messages"] for r in runs) / messages
+            for role in roles
+        },
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=2000)
@@ -211,10 +278,15 @@ def main() -> None:
     )
     parser.add_argument("--web-workers", type=int, default=2)
     parser.add_argument("--worker-concurrency", type=int, default=2)
+    parser.add_argument(
+        "--rounds", type=int, default=4, help="alternating rounds of (b) and (d), the corpus each"
+    )
     parser.add_argument("--database", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB))
     args = parser.parse_args()
     if args.messages < 100 or not 0 <= args.spam_ratio <= 1 or args.history < 0:
         parser.error("--messages >= 100, 0 <= --spam-ratio <= 1, --history >= 0")
+    if not 1 <= args.rounds <= 20:
+        parser.error("--rounds from 1 to 20")
 
     broker = os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/14")
     recreate_database(args.database)
@@ -229,11 +301,9 @@ def main() -> None:
     )
     import redis
 
-    from abuse.models import Block
-    from lwsmail.models import AuditEvent, CustomerAccount, Domain, Hosting, Mailbox
+    from lwsmail.models import CustomerAccount, Domain, Hosting, Mailbox
     from tests.harness.common import free_port
     from tests.harness.rspamd import Rspamd
-    from tracking.models import OutboundMessage
 
     redis.Redis.from_url(broker).flushdb()
     customer = CustomerAccount.objects.create(name="bench", contact_email="b@example.net")
@@ -285,61 +355,76 @@ def main() -> None:
     finally:
         rspamd.cleanup()
 
-    port = free_port()
-    web = web_command(port, args.web_workers, work)
-    # As deployed (docker-compose, README): recording runs at a lower CPU priority than
-    # the acknowledgements Rspamd and the MTA wait for.
-    worker = [
-        "nice",
-        "-n",
-        str(args.worker_nice),
-        str(ROOT / ".venv/bin/celery"),
-        "-A",
-        "lwsmail",
-        "worker",
-        "--loglevel=WARNING",
-        f"--concurrency={args.worker_concurrency}",
-        "--without-gossip",
-        "--without-mingle",
-    ]
-    url = f"http://127.0.0.1:{port}/api/ingest/rspamd/"
-    with (
-        process(web, env=env, log=work / "web.log"),
-        process(worker, env=env, log=work / "worker.log"),
-    ):
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError((work / "web.log").read_text()) from None
-                time.sleep(0.2)
+    # The empty side: a copy of the database as it stands, users and mailboxes made, before
+    # the history goes into the original.
+    from django.db import connections
+
+    connections.close_all()
+    base, _, name = args.database.rpartition("/")
+    empty_database = f"{base}/{name}_empty"
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}_empty" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}_empty" TEMPLATE "{name}"')
+    boxes = list(Mailbox.objects.filter(domain=first_domain).values_list("pk", flat=True))
+    filled = (
+        fill_history(
+            mailbox_ids=boxes,
+            domain_id=first_domain.pk,
+            hosting_id=first_domain.hosting_id,
+            rows=args.history,
+        )
+        if args.history
+        else 0.0
+    )
+    empty_broker = os.environ.get("BENCH_EMPTY_BROKER_URL", "redis://127.0.0.1:6379/12")
+    redis.Redis.from_url(empty_broker).flushdb()
+    sides = {
+        "empty": (empty_database, empty_broker, work / "empty"),
+        "full": (args.database, broker, work / "full"),
+    }
+    with ExitStack() as running:
+        stacks: dict[str, Stack] = {}
+        for side, (database, redis_url, folder) in sides.items():
+            folder.mkdir()
+            side_env = {**env, "DATABASE_URL": database}
+            side_env |= {"REDIS_URL": redis_url, "CELERY_BROKER_URL": redis_url}
+            port = free_port()
+            running.enter_context(
+                process(
+                    web_command(port, args.web_workers, folder),
+                    env=side_env,
+                    log=folder / "web.log",
+                )
+            )
+            running.enter_context(
+                process(worker_command(args), env=side_env, log=folder / "worker.log")
+            )
+            stacks[side] = Stack(f"http://127.0.0.1:{port}/api/ingest/rspamd/", database, redis_url)
+            wait_listening(port, folder)
         # Warm-up: both pool processes import, compile templates and open connections.
-        push_run(url, items[:300], verdicts[:300], "W", args.push_concurrency)
-        empty = push_run(url, items, verdicts, "B", args.push_concurrency)
-        offset = (work / "access.log").stat().st_size
-        paced = push_run(url, items[:1000], verdicts[:1000], "P", 32, rate=args.ack_rate)
-        with open(work / "access.log") as log:
+        for side, stack in stacks.items():
+            push_run(stack, items[:300], verdicts[:300], f"W{side[0]}", args.push_concurrency)
+        runs: dict[str, list[dict]] = {"empty": [], "full": []}
+        # Every round pushes the whole corpus to each side (new queue ids): rounds of a
+        # slice each would weigh the last messages' wait for the drain more.
+        for r in range(args.rounds):
+            for side in ("empty", "full") if r % 2 == 0 else ("full", "empty"):
+                prefix = f"{'B' if side == 'empty' else 'F'}{r}-"
+                runs[side].append(
+                    push_run(stacks[side], items, verdicts, prefix, args.push_concurrency)
+                )
+        access = sides["empty"][2] / "access.log"
+        offset = access.stat().st_size
+        paced = push_run(
+            stacks["empty"], items[:1000], verdicts[:1000], "P", 32, rate=args.ack_rate
+        )
+        with open(access) as log:
             log.seek(offset)
             served = [int(line.split()[2]) / 1e3 for line in log if line.startswith(ACCESS_MARK)]
-
-        OutboundMessage.objects.filter(queue_id__regex=r"^[WBP]").delete()
-        Block.objects.all().delete()
-        AuditEvent.objects.all().delete()
-        boxes = list(Mailbox.objects.filter(domain=first_domain).values_list("pk", flat=True))
-        filled = (
-            fill_history(
-                mailbox_ids=boxes,
-                domain_id=first_domain.pk,
-                hosting_id=first_domain.hosting_id,
-                rows=args.history,
-            )
-            if args.history
-            else 0.0
-        )
-        full = push_run(url, items, verdicts, "F", args.push_concurrency)
+    empty, full = (combined(runs[side]) for side in ("empty", "full"))
+    round_ratios = [
+        f["throughput"] / e["throughput"] for e, f in zip(runs["empty"], runs["full"], strict=True)
+    ]
 
     print(f"history: {args.history:,} messages inserted in {filled:.0f} s")
     print(f"{'measure':<52}{'value':>14}")
@@ -355,6 +440,10 @@ def main() -> None:
         (f"(d) push path end to end ({args.history:,} stored)", f"{full['throughput']:.0f} msg/s"),
         ("    ack latency p99 with history", f"{full['ack_p99']:.1f} ms"),
         ("(d)/(b)", f"{full['throughput'] / empty['throughput']:.2f}"),
+        (
+            f"    the {args.rounds} rounds' (d)/(b)",
+            f"{min(round_ratios):.2f} to {max(round_ratios):.2f}",
+        ),
     ]
     for name, value in rows:
         print(f"{name:<52}{value:>14}")
