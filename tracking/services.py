@@ -274,6 +274,21 @@ def _copy_value(instance: models.Model, f: models.Field, db_type: str) -> Any:
     return value
 
 
+def _stored_identities(identities: list[str]) -> set[str]:
+    """Those of the identities a stored message has, in any partition."""
+    if not partitioned():
+        return set(
+            OutboundMessage.objects.filter(identity__in=identities).values_list(
+                "identity", flat=True
+            )
+        )
+    # The function keeps its plan for the session (tracking/migrations/0007): planning the
+    # lookup over every partition cost more than running it.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT lws_stored_identities(%s::text[])", [identities])
+        return {row[0] for row in cursor.fetchall()}
+
+
 def messages_store(
     *, datas: list[MessageData], now: datetime, directory: Directory | None = None
 ) -> list[OutboundMessage]:
@@ -284,9 +299,7 @@ def messages_store(
         return []
     with transaction.atomic():
         _identities_lock(list(batch))
-        stored = set(
-            OutboundMessage.objects.filter(identity__in=batch).values_list("identity", flat=True)
-        )
+        stored = _stored_identities(list(batch))
         todo = {identity: d for identity, d in batch.items() if identity not in stored}
         directory = directory or Directory.for_messages(list(todo.values()))
         messages = [

@@ -256,3 +256,24 @@ def test_noting_a_messages_code_looks_in_its_own_partition_alone(mailbox):
     assert touched == {MESSAGES.name(MESSAGES.start(message.sent_at))}, plan
     message.refresh_from_db()
     assert message.code == "L-SPAM20"
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_the_identity_lookup_keeps_its_plan_yet_sees_partitions_made_and_dropped_since(mailbox):
+    from tracking.services import _stored_identities
+
+    now = datetime.now(UTC)
+    recent = message_record(data=message_data(sender=mailbox.address)).message
+    for _ in range(3):  # the session's plan, made and kept (tracking/migrations/0007)
+        assert _stored_identities([recent.identity]) == {recent.identity}
+    before = set(partitions_list(scheme=MESSAGES))
+
+    old = message_record(
+        data=message_data(sender=mailbox.address, sent_at=now - timedelta(days=600))
+    ).message
+
+    assert set(partitions_list(scheme=MESSAGES)) > before
+    wanted = [recent.identity, old.identity, "0" * 64]
+    assert _stored_identities(wanted) == {recent.identity, old.identity}
+    assert messages_expire(before=now - timedelta(days=500)) >= 1
+    assert _stored_identities(wanted) == {recent.identity}
