@@ -11,9 +11,10 @@ of it named with `_empty`, made before the history goes in):
       when its push was due (a push the client sent late counts as late);
   (d) (b) again with 10^6 messages already stored.
 
-(b) and (d) run side by side: a web process and a worker on each database, the corpus
-pushed to each in alternating rounds (empty, full, full, empty, ...), so that the
-machine's drift falls on both.
+(b) and (d) run side by side: a web process and a worker on each database (Redis
+databases BENCH_BROKER_URL, default 14, and BENCH_EMPTY_BROKER_URL, default 12, flushed),
+the corpus pushed to each in alternating rounds (empty, full, full, empty, ...), so that
+the machine's drift falls on both.
 
 The last line is `push/scan throughput ratio: X`.  `make bench-ingest` runs it.
 """
