@@ -140,6 +140,12 @@ class Stack:
         return self.conn.execute("SELECT EXISTS (SELECT 1 FROM tracking_ingestevent)").fetchone()[0]
 
 
+def cpu_ms_per_message(before: dict[str, float], messages: int) -> dict[str, float]:
+    """Each role's CPU since `before` (cpu_by_role), in ms per message."""
+    after = cpu_by_role()
+    return {role: (after[role] - before.get(role, 0.0)) * 1e3 / messages for role in after}
+
+
 def push_run(
     stack: Stack,
     items: list,
@@ -201,12 +207,8 @@ def push_run(
             raise RuntimeError("the worker did not store every pushed message within 10 minutes")
         time.sleep(0.05)
     elapsed = time.perf_counter() - started
-    cpu_after = cpu_by_role()
     return {
-        "cpu_ms": {
-            role: (cpu_after[role] - cpu_before.get(role, 0.0)) * 1e3 / len(items)
-            for role in cpu_after
-        },
+        "cpu_ms": cpu_ms_per_message(cpu_before, len(items)),
         "elapsed": elapsed,
         "messages": len(items),
         "throughput": len(items) / elapsed,
@@ -350,14 +352,10 @@ def main() -> None:
             time.sleep(0.5)  # the last push round's drain ends its last look first
             cpu_before: dict[str, float] = {}
             _verdicts, elapsed = scan_run(best, scans, lambda: cpu_before.update(cpu_by_role()))
-            cpu_after = cpu_by_role()
             return {
                 "elapsed": elapsed,
                 "messages": len(items),
-                "cpu_ms": {
-                    role: (cpu_after[role] - cpu_before.get(role, 0.0)) * 1e3 / len(items)
-                    for role in cpu_after
-                },
+                "cpu_ms": cpu_ms_per_message(cpu_before, len(items)),
             }
 
         # The empty side: a copy of the database as it stands, users and mailboxes made, before

@@ -207,12 +207,6 @@ def _rows_insert(messages: list[OutboundMessage], datas: list[MessageData], now:
     _contents_insert(contents)
 
 
-_CONTENT_COPY = (
-    f"COPY {MessageContent._meta.db_table} (message_id, expires_at, raw, symbols)"
-    " FROM STDIN (FORMAT BINARY)"
-)
-
-
 def _contents_insert(contents: list[MessageContent]) -> None:
     # The widest rows of a batch (the whole message): COPY in binary took a third of the
     # time of an INSERT of the same rows as hex text, PostgreSQL's share included.
@@ -220,10 +214,28 @@ def _contents_insert(contents: list[MessageContent]) -> None:
         MessageContent.objects.bulk_create(contents)
         return
     connection.ensure_connection()
-    with psycopg.Cursor(connection.connection) as cursor, cursor.copy(_CONTENT_COPY) as copy:
-        copy.set_types(["bigint", "timestamptz", "bytea", "jsonb"])
-        for c in contents:
-            copy.write_row((c.message_id, c.expires_at, c.raw, Jsonb(c.symbols)))
+    with psycopg.Cursor(connection.connection) as cursor:
+        _rows_copy(cursor, contents)
+
+
+def _messages_insert(messages: list[OutboundMessage]) -> None:
+    """Insert new messages, their ids drawn first: the ORM's bulk INSERT spent more CPU
+    preparing each value of each row (Field.get_db_prep_save) than PostgreSQL spent on
+    the statement (cProfile on bench/ingest.py's corpus)."""
+    if connection.vendor != "postgresql" or not messages:
+        OutboundMessage.objects.bulk_create(messages)
+        return
+    connection.ensure_connection()
+    with psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+            (OutboundMessage._meta.db_table, len(messages)),
+        )
+        for message, (pk,) in zip(messages, cursor.fetchall(), strict=True):
+            message.pk = pk
+        _rows_copy(cursor, messages)
+    for message in messages:
+        message._state.adding, message._state.db = False, connection.alias
 
 
 @cache
@@ -237,30 +249,18 @@ def _copy_columns(model: type[models.Model]) -> tuple[tuple[models.Field, str], 
     return tuple(columns)
 
 
-def _messages_insert(messages: list[OutboundMessage]) -> None:
-    """Insert new messages, their ids drawn first: the ORM's bulk INSERT spent more CPU
-    preparing each value of each row (Field.get_db_prep_save) than PostgreSQL spent on
-    the statement (cProfile on bench/ingest.py's corpus)."""
-    if connection.vendor != "postgresql" or not messages:
-        OutboundMessage.objects.bulk_create(messages)
+def _rows_copy(cursor: psycopg.Cursor, instances: list[models.Model]) -> None:
+    """Every column of each instance (one model's) in one binary COPY."""
+    if not instances:
         return
-    columns = _copy_columns(OutboundMessage)
-    table = OutboundMessage._meta.db_table
-    connection.ensure_connection()
-    with psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-            (table, len(messages)),
-        )
-        for message, (pk,) in zip(messages, cursor.fetchall(), strict=True):
-            message.pk = pk
-        names = ", ".join(f'"{f.column}"' for f, _type in columns)
-        with cursor.copy(f'COPY "{table}" ({names}) FROM STDIN (FORMAT BINARY)') as copy:
-            copy.set_types([db_type for _f, db_type in columns])
-            for message in messages:
-                copy.write_row([_copy_value(message, f, t) for f, t in columns])
-    for message in messages:
-        message._state.adding, message._state.db = False, connection.alias
+    model = type(instances[0])
+    columns = _copy_columns(model)
+    names = ", ".join(f'"{f.column}"' for f, _type in columns)
+    statement = f'COPY "{model._meta.db_table}" ({names}) FROM STDIN (FORMAT BINARY)'
+    with cursor.copy(statement) as copy:
+        copy.set_types([db_type for _f, db_type in columns])
+        for instance in instances:
+            copy.write_row([_copy_value(instance, f, t) for f, t in columns])
 
 
 def _copy_value(instance: models.Model, f: models.Field, db_type: str) -> Any:
