@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.db import OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 
 CONTENT_TYPE = "text/plain; charset=utf-8"
 AUTHENTICATE = ("WWW-Authenticate", 'Basic realm="lwsmail ingest"')
+RETRY_AFTER = ("Retry-After", "30")
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,12 @@ def ingest_receive(
     except InvalidReport as exc:
         log.warning("ingest refused from %s: %s", peer, exc)
         return Reply(400, str(exc))
+    except OperationalError as exc:
+        # PostgreSQL down or unreachable (the ack has already tried a new connection):
+        # nothing was stored, and the sender's copy is the only one. Not a fault of ours
+        # to log with a traceback, nor a 500 that reads as a bug.
+        log.error("ingest from %s not stored, the database is unavailable: %s", peer, exc)
+        return Reply(503, "database unavailable: nothing stored, send it again", (RETRY_AFTER,))
 
 
 def _push(headers: Mapping[str, str], peer: str, body: bytes) -> Reply:

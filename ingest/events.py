@@ -146,7 +146,7 @@ def _event_insert(event: IngestEvent) -> int:
     params = (event.kind, event.received_at, Jsonb(event.meta), event.raw, event.enqueued_at)
     try:
         return _insert_once(params)
-    except psycopg.OperationalError:
+    except OperationalError:
         # A connection PostgreSQL dropped since the last request (restart, idle timeout):
         # no SELECT 1 went first to find out, so a new connection, once. Inside a
         # transaction there is nothing to retry.
@@ -158,7 +158,9 @@ def _event_insert(event: IngestEvent) -> int:
 
 def _insert_once(params: tuple) -> int:
     connection.ensure_connection()
-    with psycopg.Cursor(connection.connection) as cursor:
+    # Django's wrapper gives psycopg's errors Django's types, as the ORM's would be, and
+    # marks a broken connection to be closed at the request's end.
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(_INSERT, params)
         return cursor.fetchone()[0]
 

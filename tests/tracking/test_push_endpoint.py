@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import pytest
 from django.db import connection, connections
 from django.test import override_settings
@@ -230,3 +234,48 @@ def test_a_push_after_postgresql_dropped_the_connection_is_still_stored(ingest, 
 
     assert response.status_code == 200
     assert IngestEvent.objects.filter(meta__qid="AFTER").count() == 1
+
+
+@contextmanager
+def postgresql_unreachable() -> Iterator[None]:
+    """This process's connection dropped and every new one refused (a port nothing
+    listens on), as when PostgreSQL is down; the machine's own server is left alone."""
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    other = connections.create_connection("default")
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+    finally:
+        other.close()
+    kept = connection.settings_dict["PORT"]
+    connection.settings_dict["PORT"] = port
+    try:
+        yield
+    finally:
+        connection.settings_dict["PORT"] = kept
+        connection.close()
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_push_while_postgresql_is_down_gets_a_503_to_send_again_then_is_stored(
+    ingest, mailbox, caplog
+):
+    body, headers = raw_message(mailbox.address), push_headers(sender=mailbox.address)
+    assert push(ingest, body, **headers).status_code == 200
+
+    with postgresql_unreachable():
+        down = push(ingest, body, **{**headers, "X-Rspamd-qid": "DOWN"})
+
+    assert down.status_code == 503
+    assert down.headers["Retry-After"] == "30"
+    assert down.content == b"database unavailable: nothing stored, send it again\n"
+    assert "the database is unavailable" in caplog.text
+    assert not IngestEvent.objects.filter(meta__qid="DOWN").exists()
+    again = push(ingest, body, **{**headers, "X-Rspamd-qid": "DOWN"})
+    assert again.status_code == 200
+    assert IngestEvent.objects.filter(meta__qid="DOWN").count() == 1
