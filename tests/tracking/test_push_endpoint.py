@@ -216,11 +216,9 @@ def test_a_push_is_one_statement_that_commits_by_itself(ingest, mailbox, django_
     assert event.meta["from"] == mailbox.address
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_a_push_after_postgresql_dropped_the_connection_is_still_stored(ingest, mailbox):
-    body, headers = raw_message(mailbox.address), push_headers(sender=mailbox.address)
-    assert push(ingest, body, **headers).status_code == 200
-    with connection.cursor() as cursor:  # the persistent connection the next ack reuses
+def drop_this_connection() -> None:
+    """PostgreSQL ends this process's persistent connection, as a restart of it would."""
+    with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         pid = cursor.fetchone()[0]
     other = connections.create_connection("default")
@@ -229,6 +227,13 @@ def test_a_push_after_postgresql_dropped_the_connection_is_still_stored(ingest, 
             cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
     finally:
         other.close()
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_push_after_postgresql_dropped_the_connection_is_still_stored(ingest, mailbox):
+    body, headers = raw_message(mailbox.address), push_headers(sender=mailbox.address)
+    assert push(ingest, body, **headers).status_code == 200
+    drop_this_connection()  # the persistent connection the next ack reuses
 
     response = push(ingest, body, **{**headers, "X-Rspamd-qid": "AFTER"})
 
@@ -243,15 +248,7 @@ def postgresql_unreachable() -> Iterator[None]:
     with socket.socket() as free:
         free.bind(("127.0.0.1", 0))
         port = free.getsockname()[1]
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        pid = cursor.fetchone()[0]
-    other = connections.create_connection("default")
-    try:
-        with other.cursor() as cursor:
-            cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
-    finally:
-        other.close()
+    drop_this_connection()
     kept = connection.settings_dict["PORT"]
     connection.settings_dict["PORT"] = port
     try:
