@@ -15,7 +15,8 @@ from django.utils import timezone
 from ingest.events import REQUEUE_AFTER, ingest_event_create, ingest_events_requeue, scan_meta
 from tests.factories import MailboxFactory
 from tests.harness.redis_service import celery_broker, private_redis
-from tests.tracking.mail import mta_send, spam
+from tests.tracking.faults import postgresql_unreachable
+from tests.tracking.mail import mta_scan, mta_send, spam
 from tests.workers import celery_worker, wait_until
 from tracking.models import IngestEvent, OutboundMessage
 
@@ -139,6 +140,24 @@ def test_dropped_postgresql_connections_lose_and_duplicate_nothing(
         recover_lost_tasks()
         assert_each_stored_once("Q", 20, log)
     assert OutboundMessage.objects.filter(queue_id__startswith="P").count() == 20
+
+
+def test_a_push_while_postgresql_is_down_is_deferred_by_rspamd_and_stored_once_when_sent_again(
+    ingest_settings, rspamd, mailbox, redis_client, tmp_path
+):
+    redis_client.flushdb()
+    log = tmp_path / "worker.log"
+    raw = spam(mailbox.address)
+    with postgresql_unreachable():
+        verdict = mta_scan(
+            rspamd.url, raw, sender=mailbox.address, queue_id="D0000", user=mailbox.address
+        )
+    # The panel answered 503: Rspamd's exporter (defer = true) has the MTA try again later.
+    assert verdict["action"] == "soft reject", rspamd.output()[-2000:]
+    assert not IngestEvent.objects.exists()
+    with celery_worker(log=log):
+        assert mta_send(rspamd.url, raw, sender=mailbox.address, queue_id="D0000") == 1
+        assert_each_stored_once("D", 1, log)
 
 
 def test_scans_wait_while_rspamd_is_stopped_and_go_through_when_it_is_back(

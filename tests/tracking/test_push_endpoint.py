@@ -1,15 +1,11 @@
 from __future__ import annotations
 
-import socket
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import pytest
-from django.db import connection, connections
 from django.test import override_settings
 
 from ingest.events import ingest_event_process
 from tests.factories import SystemUserFactory
+from tests.tracking.faults import drop_this_connection, postgresql_unreachable
 from tests.tracking.push import PASSWORD, PICKUP_33, auth, push_headers, raw_message
 from tracking.models import IngestEvent, OutboundMessage
 
@@ -216,19 +212,6 @@ def test_a_push_is_one_statement_that_commits_by_itself(ingest, mailbox, django_
     assert event.meta["from"] == mailbox.address
 
 
-def drop_this_connection() -> None:
-    """PostgreSQL ends this process's persistent connection, as a restart of it would."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        pid = cursor.fetchone()[0]
-    other = connections.create_connection("default")
-    try:
-        with other.cursor() as cursor:
-            cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
-    finally:
-        other.close()
-
-
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_push_after_postgresql_dropped_the_connection_is_still_stored(ingest, mailbox):
     body, headers = raw_message(mailbox.address), push_headers(sender=mailbox.address)
@@ -239,23 +222,6 @@ def test_a_push_after_postgresql_dropped_the_connection_is_still_stored(ingest, 
 
     assert response.status_code == 200
     assert IngestEvent.objects.filter(meta__qid="AFTER").count() == 1
-
-
-@contextmanager
-def postgresql_unreachable() -> Iterator[None]:
-    """This process's connection dropped and every new one refused (a port nothing
-    listens on), as when PostgreSQL is down; the machine's own server is left alone."""
-    with socket.socket() as free:
-        free.bind(("127.0.0.1", 0))
-        port = free.getsockname()[1]
-    drop_this_connection()
-    kept = connection.settings_dict["PORT"]
-    connection.settings_dict["PORT"] = port
-    try:
-        yield
-    finally:
-        connection.settings_dict["PORT"] = kept
-        connection.close()
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)

@@ -1,0 +1,40 @@
+"""PostgreSQL faults for one test process, the machine's own server left running."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.db import connection, connections
+
+
+def drop_this_connection() -> None:
+    """PostgreSQL ends this process's persistent connection, as a restart of it would."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    other = connections.create_connection("default")
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+    finally:
+        other.close()
+
+
+@contextmanager
+def postgresql_unreachable() -> Iterator[None]:
+    """This thread's connection dropped and every new one of this process refused (a port
+    nothing listens on; the live server's threads share the settings), as when PostgreSQL
+    is down. The machine's own server is left alone."""
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    drop_this_connection()
+    kept = connection.settings_dict["PORT"]
+    connection.settings_dict["PORT"] = port
+    try:
+        yield
+    finally:
+        connection.settings_dict["PORT"] = kept
+        connection.close()
