@@ -18,4 +18,4 @@ RUN DJANGO_SECRET_KEY=build-only-not-secret python manage.py collectstatic --noi
 
 USER lwsmail
 EXPOSE 8000
-CMD ["gunicorn", "lwsmail.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+CMD ["gunicorn", "lwsmail.wsgi", "--config", "gunicorn.conf.py", "--bind", "0.0.0.0:8000"]

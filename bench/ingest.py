@@ -224,12 +224,11 @@ ACCESS_MARK = "lwsaccess /api/ingest/"
 
 
 def web_command(port: int, workers: int, work: Path) -> list[str]:
-    """gunicorn with `workers` processes of 4 threads, logging each request's time inside
-    the server (µs) to work/access.log. The Dockerfile's 3 sync workers took more CPU per
-    push here (ratio 0.75 and 0.73 against 0.83 and 0.81, runs alternated)."""
+    """gunicorn as deployed (gunicorn.conf.py) with `workers` processes, logging each
+    request's time inside the server (µs) to work/access.log."""
     return [
         *(str(ROOT / ".venv/bin/gunicorn"), "lwsmail.wsgi", "--bind", f"127.0.0.1:{port}"),
-        *("--workers", str(workers), "--threads", "4", "--worker-class", "gthread"),
+        *("--config", str(ROOT / "gunicorn.conf.py"), "--workers", str(workers)),
         *("--access-logfile", str(work / "access.log")),
         *("--access-logformat", "lwsaccess %(U)s %(D)s"),
     ]

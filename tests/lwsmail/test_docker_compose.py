@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
+import sys
 
 import pytest
 import yaml
@@ -61,7 +63,25 @@ def test_rspamd_runs_the_shipped_config_pushing_to_the_panel_and_reading_its_red
 def test_policyd_and_beat_run_the_projects_own_commands(services):
     assert services["policyd"]["command"][:3] == ["python", "manage.py", "policyd"]
     assert services["beat"]["command"][:4] == ["celery", "-A", "lwsmail", "beat"]
-    assert "gunicorn" in (ROOT / "Dockerfile").read_text()
+
+
+def test_the_web_container_runs_gunicorn_as_the_benches_measured_it():
+    cmd = json.loads((ROOT / "Dockerfile").read_text().split("\nCMD ", 1)[1].splitlines()[0])
+    assert cmd[:4] == ["gunicorn", "lwsmail.wsgi", "--config", "gunicorn.conf.py"]
+    printed = subprocess.run(
+        [sys.executable, "-m", "gunicorn", *cmd[1:], "--print-config"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert printed.returncode == 0, printed.stderr
+    config = dict(
+        (name.strip(), value.strip())
+        for name, _, value in (line.partition("=") for line in printed.stdout.splitlines())
+    )
+    assert (config["worker_class"], config["workers"], config["threads"]) == ("gthread", "2", "4")
+    assert config["bind"] == "['0.0.0.0:8000']"
 
 
 def test_a_missing_ingest_password_stops_compose_with_a_clear_message(tmp_path):

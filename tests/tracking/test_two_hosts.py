@@ -27,7 +27,7 @@ def web(queue: str, tmp_path, stack: ExitStack) -> str:
     env = {**worker_env(), "INGEST_PASSWORD": PASSWORD, "INGEST_QUEUE": queue}
     env |= {"DJANGO_ALLOWED_HOSTS": "127.0.0.1", "SECURE_SSL_REDIRECT": "0"}
     args = [sys.executable, "-m", "gunicorn", "lwsmail.wsgi", "--bind", f"127.0.0.1:{port}"]
-    args += ["--workers", "1", "--threads", "4", "--worker-class", "gthread"]
+    args += ["--config", "gunicorn.conf.py", "--workers", "1"]  # as deployed, one process
     stack.enter_context(background(args, env=env, log=tmp_path / f"web-{queue}.log"))
     wait_for(lambda: listening(port), timeout=30, what=f"gunicorn for {queue}")
     return f"http://127.0.0.1:{port}/api/ingest/rspamd/"
