@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from django.db import connection, connections
+
+from tests.harness.common import free_port
 
 
 def drop_this_connection() -> None:
@@ -27,12 +28,9 @@ def postgresql_unreachable() -> Iterator[None]:
     """This thread's connection dropped and every new one of this process refused (a port
     nothing listens on; the live server's threads share the settings), as when PostgreSQL
     is down. The machine's own server is left alone."""
-    with socket.socket() as free:
-        free.bind(("127.0.0.1", 0))
-        port = free.getsockname()[1]
     drop_this_connection()
     kept = connection.settings_dict["PORT"]
-    connection.settings_dict["PORT"] = port
+    connection.settings_dict["PORT"] = str(free_port())
     try:
         yield
     finally:
