@@ -10,11 +10,29 @@ from django.db import connection, connections
 from tests.harness.common import free_port
 
 
-def drop_this_connection() -> None:
-    """PostgreSQL ends this process's persistent connection, as a restart of it would."""
+def backend_pid() -> int:
+    """The PostgreSQL backend serving this thread's connection."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
-        pid = cursor.fetchone()[0]
+        return cursor.fetchone()[0]
+
+
+def terminate_other_connections(spared: int) -> int:
+    """Drop every connection to the test database but this thread's and `spared`'s; how
+    many were dropped."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) "
+            "FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid() AND pid <> %s",
+            [spared],
+        )
+        return cursor.fetchone()[0]
+
+
+def drop_this_connection() -> None:
+    """PostgreSQL ends this process's persistent connection, as a restart of it would."""
+    pid = backend_pid()
     other = connections.create_connection("default")
     try:
         with other.cursor() as cursor:

@@ -15,7 +15,11 @@ from django.utils import timezone
 from ingest.events import REQUEUE_AFTER, ingest_event_create, ingest_events_requeue, scan_meta
 from tests.factories import MailboxFactory
 from tests.harness.redis_service import celery_broker, private_redis
-from tests.tracking.faults import postgresql_unreachable
+from tests.tracking.faults import (
+    backend_pid,
+    postgresql_unreachable,
+    terminate_other_connections,
+)
 from tests.tracking.mail import mta_scan, mta_send, spam
 from tests.workers import celery_worker, wait_until
 from tracking.models import IngestEvent, OutboundMessage
@@ -94,27 +98,13 @@ def test_a_redis_restart_loses_and_duplicates_nothing(
             assert_each_stored_once("S", 15, log)
 
 
-def terminate_other_connections(spared: int) -> int:
-    """Drop every connection to the test database but this thread's and `spared`'s."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) "
-            "FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid() AND pid <> %s",
-            [spared],
-        )
-        return cursor.fetchone()[0]
-
-
 def test_dropped_postgresql_connections_lose_and_duplicate_nothing(
     ingest_settings, rspamd, redis_client, tmp_path
 ):
     redis_client.flushdb()
     log = tmp_path / "worker.log"
     stop = threading.Event()
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        test_pid = cursor.fetchone()[0]
+    test_pid = backend_pid()
 
     def drop_connections() -> None:
         # The worker's and the web server's connections; not this test's own.
