@@ -3,7 +3,7 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from limits.models import LIMIT_FIELDS, SendingLimits
+from limits.models import HOUR_DAY_PAIRS, LIMIT_FIELDS, SendingLimits, hourly_above_daily
 
 # Far above any real limit, far below what PostgreSQL's integer holds.
 MAX_LIMIT = 10_000_000
@@ -45,3 +45,13 @@ class SendingLimitsForm(forms.ModelForm):
                 min_value=1,
                 max_value=MAX_LIMIT,
             )
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        for hour, day in hourly_above_daily(cleaned, HOUR_DAY_PAIRS):
+            self.add_error(
+                hour,
+                f"The hourly limit ({cleaned[hour]}) is above the daily one ({cleaned[day]}): "
+                "it could never be reached. Lower it, or raise the daily limit.",
+            )
+        return cleaned

@@ -23,6 +23,27 @@ LIMIT_FIELDS = (
 )
 
 
+# (per hour, per day) of one scope: an hourly limit above the daily one can never be reached.
+HOUR_DAY_PAIRS = (
+    ("mailbox_per_hour", "mailbox_per_day"),
+    ("domain_per_hour", "domain_per_day"),
+    ("hosting_per_hour", "hosting_per_day"),
+)
+
+
+def hourly_above_daily(
+    values: dict[str, int | None], pairs: tuple[tuple[str, str], ...]
+) -> list[tuple[str, str]]:
+    """The (hour, day) pairs whose hourly value exceeds the daily one, both being set."""
+    return [
+        (hour, day)
+        for hour, day in pairs
+        if values.get(hour) is not None
+        and values.get(day) is not None
+        and values[hour] > values[day]
+    ]
+
+
 def _limit(help_text: str) -> models.PositiveIntegerField:
     return models.PositiveIntegerField(null=True, blank=True, help_text=help_text)
 
@@ -65,6 +86,10 @@ class SendingLimits(models.Model):
 
     def __str__(self) -> str:
         return f"Sending limits of {self.hosting}" if self.hosting_id else "Server default"
+
+    def impossible_pairs(self) -> list[tuple[str, str]]:
+        """The scopes of this row whose hourly limit exceeds its daily one."""
+        return hourly_above_daily({n: getattr(self, n) for n in LIMIT_FIELDS}, HOUR_DAY_PAIRS)
 
 
 class OwnLimit(models.Model):

@@ -21,6 +21,7 @@ from limits.models import (
     MailboxBaseline,
     MailboxLimit,
     SendingLimits,
+    hourly_above_daily,
 )
 from limits.notifications import hold_notification_queue, holds_pending
 from limits.selectors import own_limit_ceilings
@@ -70,6 +71,15 @@ def own_limit_set(
                 _("At most %(n)d: a limit can only be lowered here, not raised.")
                 % {"n": ceilings[name]},
             )
+    if hourly_above_daily(values, (("per_hour", "per_day"),)):
+        raise LimitRefused(
+            "per_hour",
+            _(
+                "The hourly limit (%(hour)d) is above the daily one (%(day)d): it could "
+                "never be reached. Lower it, or raise the daily limit."
+            )
+            % {"hour": values["per_hour"], "day": values["per_day"]},
+        )
     if isinstance(target, Mailbox):
         model, scope, hosting = MailboxLimit, "mailbox", target.domain.hosting
     else:

@@ -11,6 +11,7 @@ import asyncio
 import bisect
 import ipaddress
 import logging
+import re
 import resource
 from collections import Counter
 from dataclasses import dataclass
@@ -38,6 +39,8 @@ RECORD_HOLD_TASK = "limits.tasks.record_hold"
 log = logging.getLogger(__name__)
 # Postfix sends some 30 attributes, about 1 KiB; anything far bigger is not Postfix.
 MAX_REQUEST = 64 * 1024
+# A blank line ends a request, whichever line ending the client uses.
+REQUEST_END = re.compile(rb"\r?\n\r?\n")
 
 
 def reply(entry: dict, sender: str, now: datetime) -> str | None:
@@ -310,23 +313,34 @@ class PolicyServer:
         if len(self.connections) >= self.max_connections:
             self._make_room()
         conn = self.connections[writer] = Connection(writer, loop.time())
+        buffer = bytearray()
         try:
             while True:
-                try:
-                    # One read per request: far cheaper than a readline per attribute.
-                    request = await reader.readuntil(b"\n\n")
-                except asyncio.LimitOverrunError:
+                # Requests are framed here rather than by readuntil(b"\n\n"), which never
+                # ends a request whose lines end in CRLF: such a client waited for the idle
+                # timeout. LF is Postfix's; CRLF (or a mix) is answered the same way.
+                end = REQUEST_END.search(buffer)
+                if (end.start() if end else len(buffer)) > MAX_REQUEST:
                     log.warning("policyd: oversized request, closing the connection")
                     return
+                if end is None:
+                    data = await reader.read(MAX_REQUEST)
+                    if not data:
+                        return
+                    buffer += data
+                    continue
+                request = bytes(buffer[: end.start()])
+                newline = "\r\n" if b"\r" in end.group() else "\n"
+                del buffer[: end.end()]
                 conn.busy = True
                 asked = loop.time()
                 attrs = dict(
-                    line.partition("=")[::2]
+                    line.rstrip("\r").partition("=")[::2]
                     for line in request.decode("utf-8", "replace").split("\n")
-                    if line
+                    if line.strip("\r")
                 )
                 action = await self.decide(attrs)
-                writer.write(f"action={action}\n\n".encode())
+                writer.write(f"action={action}{newline}{newline}".encode())
                 self.stats.observe(action, loop.time() - asked)
                 await writer.drain()
                 conn.busy = False

@@ -255,3 +255,30 @@ def test_it_lets_mail_through_while_redis_restarts_then_refuses_again_after_the_
             running.stop()
             blockstate_client.cache_clear()
     assert "block state unreachable" in caplog.text
+
+
+@pytest.mark.parametrize("ending", [b"\r\n", b"\n"], ids=["crlf", "lf"])
+def test_a_request_whose_lines_end_in_crlf_is_answered_at_once(
+    policyd, mailbox, django_capture_on_commit_callbacks, ending
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        spam_at(mailbox.address, timezone.now() - timedelta(days=2), 40)
+    request = ending.join([b"request=smtpd_access_policy", f"sender={mailbox.address}".encode()])
+    with socket.create_connection(("127.0.0.1", policyd), timeout=5) as sock:
+        sock.sendall(request + ending + ending)
+        stream = sock.makefile("rb")
+        answer = stream.readline()
+        blank = stream.readline()
+
+    assert answer.startswith(b"action=REJECT 5.7.1 L-SPAM20")
+    assert answer.endswith(ending) and blank == ending
+
+
+def test_a_request_mixing_line_endings_is_answered_and_the_next_one_too(policyd):
+    with socket.create_connection(("127.0.0.1", policyd), timeout=5) as sock:
+        sock.sendall(b"request=smtpd_access_policy\r\nsender=a@elsewhere.example\n\r\n")
+        sock.sendall(b"request=smtpd_access_policy\nsender=b@elsewhere.example\n\n")
+        stream = sock.makefile("rb")
+        answers = [stream.readline().strip() for _ in range(4)][0::2]
+
+    assert answers == [b"action=DUNNO", b"action=DUNNO"]

@@ -60,6 +60,37 @@ def test_a_limit_of_zero_is_refused_with_a_reason_not_a_database_error(staff_cli
     assert default.mailbox_per_hour == 200
 
 
+@pytest.mark.parametrize("scope", ["mailbox", "domain", "hosting"])
+def test_an_hourly_limit_above_the_daily_one_is_refused_with_the_reason(staff_client, scope):
+    default = SendingLimits.objects.get(hosting=None)
+    values = {
+        f"{s}_per_{p}": getattr(default, f"{s}_per_{p}")
+        for s in ("mailbox", "domain", "hosting")
+        for p in ("hour", "day")
+    }
+    values |= {f"{scope}_per_hour": 10, f"{scope}_per_day": 5}
+
+    response = staff_client.post(
+        reverse("admin:limits_sendinglimits_change", args=[default.pk]), form(**values)
+    )
+
+    assert response.status_code == 200
+    assert "The hourly limit (10) is above the daily one (5)" in response.content.decode()
+    default.refresh_from_db()
+    assert getattr(default, f"{scope}_per_hour") != 10
+
+
+def test_an_hourly_limit_equal_to_the_daily_one_is_saved(staff_client):
+    box = MailboxFactory()
+
+    response = staff_client.post(
+        reverse("admin:limits_sendinglimits_add"),
+        {"hosting": box.domain.hosting.pk, **form(mailbox_per_hour=5, mailbox_per_day=5)},
+    )
+
+    assert response.status_code == 302
+
+
 def test_the_server_default_cannot_be_deleted(staff_client):
     default = SendingLimits.objects.get(hosting=None)
 

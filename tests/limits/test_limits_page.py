@@ -75,6 +75,8 @@ def test_a_customer_lowers_a_mailboxs_limit_and_the_policy_service_reads_it(
         ("domain", {"per_hour": "-5"}, "greater than or equal to 1"),
         ("mailbox", {"per_day": "1e9"}, "Enter a whole number"),
         ("mailbox", {"per_day": "99999999999999999999"}, "less than or equal to"),
+        ("mailbox", {"per_hour": "10", "per_day": "5"}, "above the daily one"),
+        ("domain", {"per_hour": "10", "per_day": "5"}, "above the daily one"),
     ],
 )
 def test_a_limit_above_the_inherited_or_not_a_count_is_refused_with_the_reason(
