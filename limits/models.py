@@ -4,9 +4,11 @@ may only go lower)."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from django.conf import settings
 from django.db import models
-from django.db.models import Q, Value
+from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 
@@ -126,7 +128,12 @@ class HoldSettings(models.Model):
         default=10, help_text="Held above this many times the mailbox's baseline in one hour."
     )
     volume_floor = models.PositiveIntegerField(
-        default=50, help_text="Recipients in one hour never held for volume (new mailboxes)."
+        default=50, help_text="Recipients in one hour never held for volume."
+    )
+    history_days = models.PositiveSmallIntegerField(
+        default=14,
+        help_text="Days of recorded sending a mailbox needs before it can be held for volume "
+        "(a newer one is bounded by its sending limits only). At most the baseline's days.",
     )
     baseline_days = models.PositiveSmallIntegerField(
         default=30, help_text="Days of recorded history the baseline is computed from."
@@ -157,6 +164,10 @@ class HoldSettings(models.Model):
                 condition=Q(baseline_percentile__gte=1, baseline_percentile__lte=100),
                 name="hold_percentile_range",
             ),
+            models.CheckConstraint(
+                condition=Q(history_days__gte=1, history_days__lte=F("baseline_days")),
+                name="hold_history_within_baseline",
+            ),
             models.CheckConstraint(condition=Q(max_networks__gte=1), name="hold_networks_min"),
             models.CheckConstraint(
                 condition=Q(ipv4_prefix__gte=8, ipv4_prefix__lte=32), name="hold_ipv4_range"
@@ -180,13 +191,22 @@ class HoldSettings(models.Model):
 
 
 class MailboxBaseline(models.Model):
-    """A mailbox's usual hourly volume, from recorded history (absent: none recorded)."""
+    """A mailbox's usual hourly volume, from recorded history (absent: nothing sent in the
+    baseline's days)."""
 
     mailbox = models.OneToOneField(
         Mailbox, primary_key=True, on_delete=models.CASCADE, related_name="baseline"
     )
     hourly = models.PositiveIntegerField(help_text="Recipients per hour, at the percentile.")
+    # Its first message sent in the baseline's days: how long a history it has.
+    first_sent_at = models.DateTimeField(null=True, blank=True)
     computed_at = models.DateTimeField()
+
+    def holds_for_volume(self, *, history_days: int, now: datetime) -> bool:
+        """Whether it has sent long enough to be held for volume (DOMAIN.md: 14 days)."""
+        return self.first_sent_at is not None and self.first_sent_at <= now - timedelta(
+            days=history_days
+        )
 
     def __str__(self) -> str:
         return f"baseline of {self.mailbox}"

@@ -110,7 +110,8 @@ def sending_limits_published(*, row: SendingLimits) -> None:
 def mailbox_baselines_compute(*, now: datetime | None = None) -> int:
     """Recompute every mailbox's usual hourly volume from the recorded history (the
     percentile of its hourly recipients over the settings' days, idle hours included) and
-    publish the volumes that hold; returns how many mailboxes have one."""
+    its first message in those days, then publish the volumes that hold; returns how many
+    mailboxes sent in those days."""
     now = now or timezone.now()
     detection = HoldSettings.load()
     hours = detection.baseline_days * 24
@@ -119,9 +120,9 @@ def mailbox_baselines_compute(*, now: datetime | None = None) -> int:
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
-            SELECT mailbox_id, (array_agg(n ORDER BY n DESC))[%s]
+            SELECT mailbox_id, COALESCE((array_agg(n ORDER BY n DESC))[%s], 0), MIN(first)
             FROM (
-                SELECT mailbox_id, date_trunc('hour', sent_at) AS hour,
+                SELECT mailbox_id, date_trunc('hour', sent_at) AS hour, MIN(sent_at) AS first,
                        SUM(CASE WHEN jsonb_typeof(recipients) = 'array'
                                 THEN GREATEST(jsonb_array_length(recipients), 1) ELSE 1 END) AS n
                 FROM {OutboundMessage._meta.db_table}
@@ -133,14 +134,17 @@ def mailbox_baselines_compute(*, now: datetime | None = None) -> int:
             """,
             [rank, Source.MAILBOX, Status.SENT, now - timedelta(hours=hours), now],
         )
-        rows = [(pk, int(value)) for pk, value in cursor.fetchall() if value]
+        rows = [
+            MailboxBaseline(mailbox_id=pk, hourly=int(value), first_sent_at=first, computed_at=now)
+            for pk, value, first in cursor.fetchall()
+        ]
     with transaction.atomic():
-        MailboxBaseline.objects.exclude(mailbox_id__in=[pk for pk, _v in rows]).delete()
+        MailboxBaseline.objects.exclude(mailbox_id__in=[r.mailbox_id for r in rows]).delete()
         MailboxBaseline.objects.bulk_create(
-            [MailboxBaseline(mailbox_id=pk, hourly=v, computed_at=now) for pk, v in rows],
+            rows,
             update_conflicts=True,
             unique_fields=["mailbox"],
-            update_fields=["hourly", "computed_at"],
+            update_fields=["hourly", "first_sent_at", "computed_at"],
             batch_size=5000,
         )
         transaction.on_commit(lambda: redis_apply(limits_rebuild, "volumes that hold"))

@@ -5,7 +5,8 @@ One hash, LIMITS_KEY:
   "hl": [hour, day], "pm": per message} (0: no limit);
 - "uid:<uid>" (website scripts, for Rspamd): {"h", "hl", "pm", "domains": {name: [hour, day]}};
 - "default": the server default for a mailbox the panel has not published yet, and
-  compromise detection's settings: {"hv": volume that holds, "hn": networks that hold,
+  compromise detection's settings: {"hv": 0 (a mailbox not published yet has no history
+  to be held for volume), "hn": networks that hold,
   "p4", "p6": network prefix lengths} (0: detection off);
 - each mailbox's entry also holds "hv", its own volume that holds (from its baseline);
 - "admit_sha": the SHA1 of the counting script (limits/counters.py), loaded into Redis
@@ -22,6 +23,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from django.db import transaction
+from django.utils import timezone
 
 from abuse.enforcement.blockstate import client, redis_apply
 from limits.counters import ADMIT, HOLDS_KEY, key
@@ -61,12 +63,17 @@ def _entries(hosting_ids: Iterable[int] | None = None) -> dict[str, str]:
     own_domain = {d.domain_id: d for d in DomainLimit.objects.filter(domain__in=domains)}
     own_box = {b.mailbox_id: b for b in MailboxLimit.objects.filter(mailbox__in=boxes)}
     detection = HoldSettings.load()
-    baselines = dict(
-        MailboxBaseline.objects.filter(mailbox__in=boxes).values_list("mailbox_id", "hourly")
-    )
+    baselines = {b.mailbox_id: b for b in MailboxBaseline.objects.filter(mailbox__in=boxes)}
+    now = timezone.now()
 
-    def hold_volume(baseline: int) -> int:
-        return detection.volume_threshold(baseline) if detection.enabled else 0
+    def hold_volume(baseline: MailboxBaseline | None) -> int:
+        # Only a mailbox with enough sending history is held for volume; a newer one (and
+        # one the panel has not published yet, the default entry) is bounded by its limits.
+        if not detection.enabled or baseline is None:
+            return 0
+        if not baseline.holds_for_volume(history_days=detection.history_days, now=now):
+            return 0
+        return detection.volume_threshold(baseline.hourly)
 
     def inherited(hosting_id: int) -> dict:
         return by_staff.get(hosting_id, default)
@@ -77,7 +84,7 @@ def _entries(hosting_ids: Iterable[int] | None = None) -> dict[str, str]:
                 "m": _pair(default, "mailbox"),
                 "dl": _pair(default, "domain"),
                 "pm": default["per_message"] or 0,
-                "hv": hold_volume(0),
+                "hv": 0,
                 "hn": detection.max_networks if detection.enabled else 0,
                 "p4": detection.ipv4_prefix,
                 "p6": detection.ipv6_prefix,
@@ -102,7 +109,7 @@ def _entries(hosting_ids: Iterable[int] | None = None) -> dict[str, str]:
                 "dl": by_hosting[hosting_id][box.domain.name],
                 "hl": _pair(values, "hosting"),
                 "pm": lower(values["per_message"], own.per_message if own else None) or 0,
-                "hv": hold_volume(baselines.get(box.pk, 0)),
+                "hv": hold_volume(baselines.get(box.pk)),
             }
         )
     for uid in uids:

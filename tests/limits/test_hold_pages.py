@@ -9,9 +9,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from limits.counters import HOLDS_KEY
-from limits.models import Hold, HoldSettings
+from limits.models import Hold, HoldSettings, MailboxBaseline
 from limits.services import hold_record
 from limits.state import LIMITS_KEY
 from lwsmail.models import AuditEvent
@@ -116,13 +117,20 @@ def test_staff_lift_a_hold_from_the_admin(
 
 
 def test_staff_change_a_threshold_and_the_policy_service_gets_it(
-    staff_client, clean_redis, django_capture_on_commit_callbacks
+    staff_client, customer, clean_redis, django_capture_on_commit_callbacks
 ):
     settings_row = HoldSettings.load()
+    MailboxBaseline.objects.create(
+        mailbox=customer.box,
+        hourly=1,
+        first_sent_at=timezone.now() - timedelta(days=20),
+        computed_at=timezone.now(),
+    )
     data = {
         "enabled": "on",
         "volume_factor": 10,
         "volume_floor": 120,
+        "history_days": 14,
         "baseline_days": 30,
         "baseline_percentile": 95,
         "max_networks": 3,
@@ -136,7 +144,8 @@ def test_staff_change_a_threshold_and_the_policy_service_gets_it(
 
     assert response.status_code == 302
     default = json.loads(clean_redis.hget(LIMITS_KEY, "default"))
-    assert (default["hv"], default["hn"]) == (120, 3)
+    box = json.loads(clean_redis.hget(LIMITS_KEY, f"mailbox:{customer.box.address}"))
+    assert (default["hn"], box["hv"]) == (3, 120)
 
 
 @pytest.mark.parametrize(
@@ -147,6 +156,7 @@ def test_staff_change_a_threshold_and_the_policy_service_gets_it(
         ("baseline_percentile", "101"),
         ("max_networks", "-1"),
         ("volume_factor", "abc"),
+        ("history_days", "31"),
     ],
 )
 def test_staff_get_a_reason_for_a_threshold_out_of_range(staff_client, name, value):
@@ -154,6 +164,7 @@ def test_staff_get_a_reason_for_a_threshold_out_of_range(staff_client, name, val
         "enabled": "on",
         "volume_factor": 10,
         "volume_floor": 50,
+        "history_days": 14,
         "baseline_days": 30,
         "baseline_percentile": 95,
         "max_networks": 5,

@@ -11,6 +11,7 @@ import pytest
 import time_machine
 from django.core import mail
 from django.urls import reverse
+from django.utils import timezone
 
 from limits.counters import HOLDS_KEY, key
 from limits.models import Hold, HoldSettings, MailboxBaseline
@@ -82,9 +83,11 @@ def test_36_busy_hours_are_under_the_95th_percentile_and_leave_the_floor(custome
         sent(customer.box, NOW - timedelta(hours=h + 1), 40)
 
     with time_machine.travel(NOW, tick=False):
-        assert mailbox_baselines_compute() == 0
+        assert mailbox_baselines_compute() == 1
 
-    assert not MailboxBaseline.objects.exists()
+    baseline = MailboxBaseline.objects.get(mailbox=customer.box)
+    assert baseline.hourly == 0 and HoldSettings.load().volume_threshold(0) == 50
+    assert baseline.first_sent_at == NOW - timedelta(hours=36)
 
 
 @pytest.mark.parametrize(("offset", "counted"), [(-1, False), (1, True)])
@@ -110,19 +113,70 @@ def test_website_mail_and_refused_mail_are_not_the_mailboxs_volume(customer):
 def test_the_published_volume_is_the_factor_times_the_baseline_with_the_floor(
     customer, clean_redis
 ):
-    MailboxBaseline.objects.create(mailbox=customer.box, hourly=12, computed_at=NOW)
+    old_enough = timezone.now() - timedelta(days=20)
+    MailboxBaseline.objects.create(
+        mailbox=customer.box, hourly=12, first_sent_at=old_enough, computed_at=NOW
+    )
+    MailboxBaseline.objects.create(
+        mailbox=customer.other_box, hourly=0, first_sent_at=old_enough, computed_at=NOW
+    )
     limits_rebuild()
 
     published = json.loads(clean_redis.hget(LIMITS_KEY, f"mailbox:{customer.box.address}"))
     other = json.loads(clean_redis.hget(LIMITS_KEY, f"mailbox:{customer.other_box.address}"))
     default = json.loads(clean_redis.hget(LIMITS_KEY, "default"))
     assert (published["hv"], other["hv"]) == (120, 50)
-    assert (default["hv"], default["hn"], default["p4"], default["p6"]) == (50, 5, 24, 48)
+    assert (default["hv"], default["hn"], default["p4"], default["p6"]) == (0, 5, 24, 48)
 
     HoldSettings.objects.filter(pk=1).update(enabled=False)
     limits_rebuild()
     default = json.loads(clean_redis.hget(LIMITS_KEY, "default"))
-    assert (default["hv"], default["hn"]) == (0, 0)
+    published = json.loads(clean_redis.hget(LIMITS_KEY, f"mailbox:{customer.box.address}"))
+    assert (default["hv"], default["hn"], published["hv"]) == (0, 0, 0)
+
+
+@pytest.mark.parametrize(("offset", "held_for_volume"), [(-1, False), (1, True)])
+def test_a_mailbox_is_held_for_volume_only_after_14_days_of_sending_history(
+    customer, clean_redis, offset, held_for_volume
+):
+    # Its first message 14 days ago, one second short of it or one second past it.
+    first = NOW - timedelta(days=14) + timedelta(seconds=-offset)
+    sent(customer.box, first, 1)
+    with time_machine.travel(NOW, tick=False):
+        mailbox_baselines_compute()
+        limits_rebuild()
+
+    published = json.loads(clean_redis.hget(LIMITS_KEY, f"mailbox:{customer.box.address}"))
+    assert published["hv"] == (50 if held_for_volume else 0)
+
+
+def test_a_new_mailbox_sending_up_to_its_hourly_limit_is_never_held_for_volume(
+    customer, clean_redis
+):
+    # Created just now, nothing sent yet: bounded by its 200 recipients an hour, not held
+    # at 51 (the floor that holds a mailbox with a sending history).
+    box = customer.box
+    limits_rebuild()
+    running = Running()
+    try:
+        requests = [
+            {
+                "protocol_state": "RCPT",
+                "sasl_username": box.address,
+                "sender": box.address,
+                "recipient": f"friend{n}@example.org",
+                "client_address": "192.0.2.10",
+                "instance": f"new{n}",
+            }
+            for n in range(201)
+        ]
+        answers = ask(running.port, requests)
+    finally:
+        running.stop()
+
+    assert answers[:200] == ["DUNNO"] * 200
+    assert answers[200].startswith("DEFER_IF_PERMIT 4.7.1 L-RATE") or "L-RATE" in answers[200]
+    assert not clean_redis.hexists(HOLDS_KEY, box.address)
 
 
 def test_a_hold_is_recorded_once_and_its_e_mails_go_once(customer, clean_redis, settings):
