@@ -114,6 +114,18 @@ class RefusedSerializer(serializers.Serializer):
     available_from = serializers.DateTimeField(allow_null=True)
 
 
+class BlockQuerySerializer(serializers.Serializer):
+    """The filters of the block list; a value that is not one of them is a 400."""
+
+    hosting = serializers.IntegerField(required=False, min_value=1, help_text="one hosting's")
+    code = serializers.RegexField(
+        r"^L-[A-Z]{3,5}[0-9]{0,2}$", required=False, max_length=16, help_text="L-SPAM20, L-SPAM00…"
+    )
+    active = serializers.ChoiceField(
+        ["true", "false"], required=False, help_text="in force now (true) or not (false)"
+    )
+
+
 class MessageQuerySerializer(serializers.Serializer):
     """A search names a hosting or an address (both may be given), within an optional time
     range: every search then reads one index, however many messages are stored."""

@@ -7,8 +7,9 @@ from __future__ import annotations
 from django.db.models import Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
@@ -20,6 +21,7 @@ from abuse.selectors import unblock_availability
 from abuse.services import UnblockRefused, block_lift, hosting_unblock
 from api.scopes import Scope
 from api.serializers import (
+    BlockQuerySerializer,
     BlockSerializer,
     GrantResultSerializer,
     HostingDetailSerializer,
@@ -41,9 +43,30 @@ from tracking.models import OutboundMessage
 
 
 class Cursor(CursorPagination):
+    """Cursor pagination that refuses what DRF would quietly replace: a `limit` that is not
+    a whole number from 1 to 500 (DRF serves 50 rows instead) and a cursor that is not one
+    of ours (DRF answers 404, as if the collection were missing): both are a 400."""
+
     page_size = 50
     max_page_size = 500
     page_size_query_param = "limit"
+    invalid_cursor_message = "cursor: not a cursor this API gave; start again without it."
+
+    def get_page_size(self, request: Request) -> int:
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= self.max_page_size:
+            raise ValidationError(
+                {"limit": [f"A whole number from 1 to {self.max_page_size}, not {raw[:20]!r}."]}
+            )
+        return int(raw)
+
+    def decode_cursor(self, request: Request):
+        try:
+            return super().decode_cursor(request)
+        except NotFound:
+            raise ValidationError({"cursor": [self.invalid_cursor_message]}) from None
 
 
 class NewestFirst(Cursor):
@@ -120,29 +143,24 @@ class BlockList(TokenView, generics.ListAPIView):
     serializer_class = BlockSerializer
     pagination_class = BlocksNewestFirst
 
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("hosting", int, description="one hosting's blocks"),
-            OpenApiParameter("code", str, description="L-SPAM20, L-SPAM00…"),
-            OpenApiParameter("active", bool, description="in force now (true) or not (false)"),
-        ]
-    )
+    @extend_schema(parameters=[BlockQuerySerializer])
     def get(self, request: Request, *args, **kwargs) -> Response:
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self) -> QuerySet[Block]:
+        query = BlockQuerySerializer(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        q = query.validated_data
         blocks = Block.objects.filter(hosting__in=self.hostings())
-        query = self.request.query_params
-        if query.get("hosting", "").isdigit():
-            blocks = blocks.filter(hosting_id=int(query["hosting"]))
-        if query.get("code"):
-            blocks = blocks.filter(code=query["code"][:16])
-        active = query.get("active")
-        if active in ("true", "false"):
+        if q.get("hosting"):
+            blocks = blocks.filter(hosting_id=q["hosting"])
+        if q.get("code"):
+            blocks = blocks.filter(code=q["code"])
+        if q.get("active"):
             standing = Block.objects.active().values("pk")
             blocks = (
                 blocks.filter(pk__in=standing)
-                if active == "true"
+                if q["active"] == "true"
                 else blocks.exclude(pk__in=standing)
             )
         return blocks

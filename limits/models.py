@@ -202,14 +202,14 @@ class MailboxBaseline(models.Model):
     first_sent_at = models.DateTimeField(null=True, blank=True)
     computed_at = models.DateTimeField()
 
+    def __str__(self) -> str:
+        return f"baseline of {self.mailbox}"
+
     def holds_for_volume(self, *, history_days: int, now: datetime) -> bool:
         """Whether it has sent long enough to be held for volume (DOMAIN.md: 14 days)."""
         return self.first_sent_at is not None and self.first_sent_at <= now - timedelta(
             days=history_days
         )
-
-    def __str__(self) -> str:
-        return f"baseline of {self.mailbox}"
 
 
 class HoldQuerySet(models.QuerySet["Hold"]):

@@ -144,3 +144,34 @@ def test_no_hostile_query_or_body_makes_any_endpoint_fail(api, blocked):
     blocked.refresh_from_db()
     assert blocked.lift_reason in ("", "unblock")
     assert (blocked.lift_reason == "unblock") == Unblock.objects.filter(blocks=blocked).exists()
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "says"),
+    [
+        ("hostings/", {"limit": "-5"}, "limit"),
+        ("hostings/", {"limit": "0"}, "limit"),
+        ("hostings/", {"limit": "501"}, "limit"),
+        ("hostings/", {"limit": "ten"}, "limit"),
+        ("hostings/", {"limit": "５"}, "limit"),
+        ("blocks/", {"active": "maybe"}, "active"),
+        ("blocks/", {"hosting": "x"}, "hosting"),
+        ("blocks/", {"code": "<script>"}, "code"),
+        ("blocks/", {"cursor": "forged"}, "cursor"),
+        ("hostings/", {"cursor": "%%%not base64"}, "cursor"),
+    ],
+)
+def test_a_bad_query_value_is_a_400_naming_it_never_quietly_replaced(api, path, params, says):
+    response = api.get(path, params)
+
+    assert response.status_code == 400, response.content
+    assert says in response.json()
+
+
+def test_a_good_limit_and_filters_are_served(api, blocked):
+    page = api.get("blocks/", {"limit": "1", "active": "true", "code": blocked.code}).json()
+
+    assert [b["id"] for b in page["results"]] == [blocked.pk]
+    ended = api.get("blocks/", {"active": "false"}).json()["results"]
+    assert blocked.pk not in [b["id"] for b in ended]
+    assert api.get("hostings/", {"limit": "500"}).status_code == 200
