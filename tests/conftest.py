@@ -75,6 +75,50 @@ def _fresh_drain_flag_trust():
     drain_flag_trust_clear()
 
 
+# Names the tests may resolve; no DNS query leaves the machine (its resolver is not on
+# loopback). Tests change entries through the `dns` fixture.
+FAKE_DNS: dict[str, list[str]] = {
+    "localhost": ["127.0.0.1", "::1"],
+    "receiver.test": ["127.0.0.1"],
+    # A public address, for URLs that are saved but never called in the tests.
+    "billing.example.net": ["93.184.216.34"],
+}
+
+
+@pytest.fixture(autouse=True)
+def dns(monkeypatch) -> dict[str, list[str]]:
+    """The webhooks' name lookups answered from a table, and every HTTP request through
+    httpx stopped unless it goes to a loopback address: no test sends a packet elsewhere."""
+    import ipaddress
+    import socket
+
+    import httpx
+
+    from webhooks import destinations
+
+    table = {name: list(addresses) for name, addresses in FAKE_DNS.items()}
+
+    def resolve(host: str, port: int) -> list[str]:
+        if host.lower() not in table:
+            raise socket.gaierror(socket.EAI_NONAME, f"{host}: not in the tests' DNS table")
+        return table[host.lower()]
+
+    monkeypatch.setattr(destinations, "resolve_name", resolve)
+    send = httpx.HTTPTransport.handle_request
+
+    def loopback_only(self, request):
+        host = request.url.host
+        try:
+            loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            loopback = False
+        assert loopback, f"a test tried to reach {request.url} outside loopback"
+        return send(self, request)
+
+    monkeypatch.setattr(httpx.HTTPTransport, "handle_request", loopback_only)
+    return table
+
+
 @pytest.fixture
 def redis_client() -> redis_lib.Redis:
     client = redis_lib.Redis.from_url(settings.REDIS_URL)

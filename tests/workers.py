@@ -27,6 +27,7 @@ def worker_env() -> dict[str, str]:
         "EMAIL_HOST": settings.EMAIL_HOST,
         "EMAIL_PORT": str(settings.EMAIL_PORT),
         "SITE_URL": settings.SITE_URL,
+        "WEBHOOK_ALLOWED_NETWORKS": ",".join(settings.WEBHOOK_ALLOWED_NETWORKS),
     }
 
 

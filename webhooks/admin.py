@@ -52,7 +52,7 @@ class EndpointAdmin(AuditedAdmin):
 
 class AttemptInline(admin.TabularInline):
     model = Attempt
-    fields = ["at", "status", "duration_ms", "error", "response"]
+    fields = ["at", "answer", "duration_ms"]
     readonly_fields = fields
     extra = 0
     can_delete = False

@@ -3,6 +3,7 @@ from __future__ import annotations
 import secrets
 import uuid
 from datetime import datetime
+from http import HTTPStatus
 
 from django.core.validators import URLValidator
 from django.db import models
@@ -117,7 +118,8 @@ class Attempt(models.Model):
     at = models.DateTimeField()
     duration_ms = models.PositiveIntegerField()
     status = models.PositiveSmallIntegerField(null=True, blank=True)
-    response = models.TextField(blank=True, help_text="The first 2,000 characters.")
+    # Why no status: the connection's error, or the destination refused. The receiver's
+    # body is never kept (an internal service's reply is not for the admin's eyes).
     error = models.CharField(max_length=500, blank=True)
 
     class Meta:
@@ -125,3 +127,12 @@ class Attempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.status or self.error} at {self.at:%Y-%m-%d %H:%M:%S}"
+
+    def answer(self) -> str:
+        """The receiver's status with its standard phrase, or why there was none."""
+        if self.status is None:
+            return self.error
+        try:
+            return f"{self.status} {HTTPStatus(self.status).phrase}"
+        except ValueError:
+            return str(self.status)

@@ -103,4 +103,3 @@ def test_staff_make_a_token_in_the_admin_and_see_its_key_once(client):
     client.logout()
     assert client.get("/api/v1/hostings/", HTTP_AUTHORIZATION=f"Bearer {key}").status_code == 200
     assert client.get("/api/v1/blocks/", HTTP_AUTHORIZATION=f"Bearer {key}").status_code == 403
-

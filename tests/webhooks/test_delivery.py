@@ -74,8 +74,8 @@ def test_a_500_is_retried_after_the_backoff_with_the_same_body_and_id(db, no_jit
             assert webhook_delivery_attempt(delivery_id=delivery.pk) == "delivered"
     assert len({r.body for r in receiver.received}) == 1
     assert len({r.headers["X-Lwsmail-Delivery"] for r in receiver.received}) == 1
-    log = list(delivery.attempt_log.values_list("status", "response"))
-    assert log == [(500, "database is down"), (503, "still"), (200, "ok")]
+    log = list(delivery.attempt_log.values_list("status", "error"))
+    assert log == [(500, ""), (503, ""), (200, "")]
 
 
 def test_the_backoff_doubles_up_to_an_hour_and_gives_up_after_a_day(db, no_jitter, settings):
@@ -136,23 +136,26 @@ def test_an_unreachable_receiver_is_retried_with_the_error_kept(db):
 
 
 @pytest.mark.parametrize(
-    "answer, status, kept",
+    "answer, status",
     [
-        (Answer(200, b"x" * 1_000_000), 200, "x" * 2000),
-        (Answer(500, b"\xff\xfe\x00 not utf-8"), 500, "\ufffd\ufffd\ufffd not utf-8"),
-        (Answer(302, b"", (("Location", "http://127.0.0.1:1/elsewhere"),)), 302, ""),
-        (Answer(410, b"gone"), 410, "gone"),
+        (Answer(200, b"x" * 1_000_000), 200),
+        (Answer(500, b"\xff\xfe\x00 not utf-8"), 500),
+        (Answer(302, b"", (("Location", "http://127.0.0.1:1/elsewhere"),)), 302),
+        (Answer(410, b"gone"), 410),
     ],
     ids=["huge body", "not utf-8", "redirect not followed", "4xx"],
 )
-def test_a_hostile_receiver_answer_is_kept_short_and_only_2xx_delivers(db, answer, status, kept):
+def test_a_hostile_receiver_answer_keeps_its_status_not_its_body_and_only_2xx_delivers(
+    db, answer, status
+):
     with Receiver(lambda n: answer) as receiver:
         Endpoint.objects.create(name="odd", url=receiver.url, events=[Event.BLOCK_STARTED])
         delivery = emit()
         outcome = webhook_delivery_attempt(delivery_id=delivery.pk)
     assert outcome == ("delivered" if status == 200 else "retrying")
     [attempt] = delivery.attempt_log.all()
-    assert (attempt.status, attempt.response) == (status, kept)
+    assert (attempt.status, attempt.error) == (status, "")
+    assert not hasattr(attempt, "response")
     assert len(receiver.received) == 1
 
 
