@@ -4,7 +4,8 @@ Django's handler, its request and response objects, URL resolution and the middl
 chain cost the ack more than its insert: per push, gunicorn's CPU went from 0.83 to
 0.65 ms (medians of five alternated runs of 3,000 pushes, this 2-core machine). Anything
 this path does not answer exactly as Django would goes on to Django: another URL or
-method, a plain-HTTP request that SECURE_SSL_REDIRECT sends to HTTPS, a host not in
+method, a plain-HTTP request that SECURE_SSL_REDIRECT sends to HTTPS (not an internal
+call, lwsmail.middleware.internal_call), a host not in
 ALLOWED_HOSTS (Django's 400 and its security log)."""
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest
 
 from ingest.api import CONTENT_TYPE, Reply, ingest_receive
-from lwsmail.middleware import proxy_headers_settle
+from lwsmail.middleware import internal_call, proxy_headers_settle
 from tracking.models import IngestEvent
 
 log = logging.getLogger("django.request")
@@ -85,7 +86,7 @@ class IngestFastPath:
             return self.app(environ, start_response)
         proxy_headers_settle(environ)
         request = _EnvironRequest(environ)
-        if settings.SECURE_SSL_REDIRECT and not request.is_secure():
+        if settings.SECURE_SSL_REDIRECT and not request.is_secure() and not internal_call(environ):
             return self.app(environ, start_response)
         try:
             request.get_host()

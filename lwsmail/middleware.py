@@ -2,11 +2,14 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import re
 from collections.abc import Callable, MutableMapping
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse
+from django.http.request import split_domain_port
+from django.middleware.security import SecurityMiddleware
 from django.urls import resolve
 from django.utils import translation
 
@@ -112,3 +115,28 @@ class IngestShortcutMiddleware:
         request.get_host()  # DisallowedHost: a 400, as CommonMiddleware answers elsewhere
         match = resolve(request.path_info)  # Resolver404: a 404
         return match.func(request, *match.args, **match.kwargs)
+
+
+# The machine endpoints the stack's own services call over its private network: Rspamd's
+# pushes and scans, Prometheus's scrape, the health checks.
+INTERNAL_PATHS = re.compile(r"^/(?:api/ingest/|metrics$|healthz$)")
+
+
+def internal_call(meta: MutableMapping[str, object]) -> bool:
+    """A request to a machine endpoint by one of INTERNAL_HOSTS (`web:8000` inside the
+    docker-compose stack): answered over plain HTTP, where SECURE_SSL_REDIRECT would send
+    Rspamd a 301 it does not follow (and Postfix would defer every message). The endpoints
+    authenticate their callers themselves (basic auth, networks or token)."""
+    if not settings.INTERNAL_HOSTS or not INTERNAL_PATHS.match(str(meta.get("PATH_INFO", ""))):
+        return False
+    host, _port = split_domain_port(str(meta.get("HTTP_HOST", "")))
+    return host in settings.INTERNAL_HOSTS
+
+
+class InternalAwareSecurityMiddleware(SecurityMiddleware):
+    """Django's security middleware, whose HTTPS redirect spares internal calls."""
+
+    def process_request(self, request: HttpRequest) -> HttpResponse | None:
+        if internal_call(request.META):
+            return None
+        return super().process_request(request)

@@ -21,6 +21,12 @@ SECRET_KEY = env.str(
     else environ.Env.NOTSET,
 )
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
+# Names (and addresses) by which the stack's own services call the panel's machine
+# endpoints over the private network: Rspamd's pushes, Prometheus, health checks. They are
+# allowed hosts, and those endpoints answer them over plain HTTP (lwsmail.middleware).
+# docker-compose.yml sets "web" and LWSMAIL_BIND_ADDRESS.
+INTERNAL_HOSTS = [h.lower() for h in env.list("DJANGO_INTERNAL_HOSTS", default=[])]
+ALLOWED_HOSTS += [h for h in INTERNAL_HOSTS if h not in ALLOWED_HOSTS]
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 # The provider's support page or contact address (https://… or mailto:…), linked from the
@@ -51,7 +57,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: every later reader of the client address or the scheme sees the checked one.
     "lwsmail.middleware.TrustedProxyMiddleware",
-    "django.middleware.security.SecurityMiddleware",
+    # Django's SecurityMiddleware, but internal calls are not sent to HTTPS (lwsmail.checks
+    # stands in for its security.W001, which looks for Django's by name).
+    "lwsmail.middleware.InternalAwareSecurityMiddleware",
     # Rspamd's ingest URLs stop here: nothing below is for a machine's POST.
     "lwsmail.middleware.IngestShortcutMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -67,6 +75,8 @@ MIDDLEWARE = [
     # Last, as django-axes asks: it turns a lockout into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
+
+SILENCED_SYSTEM_CHECKS = ["security.W001"]
 
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",

@@ -29,7 +29,9 @@ def compose_config(tmp_path, env: str) -> subprocess.CompletedProcess:
 
 @pytest.fixture
 def services(tmp_path) -> dict:
-    env = (ROOT / ".env.example").read_text() + "\nINGEST_PASSWORD=s3cret\n"
+    env = (
+        ROOT / ".env.example"
+    ).read_text() + "\nINGEST_PASSWORD=s3cret\nPOSTGRES_PASSWORD=pg0s3cret\n"
     result = compose_config(tmp_path, env)
     assert result.returncode == 0, result.stderr
     return yaml.safe_load(result.stdout)["services"]
@@ -85,10 +87,27 @@ def test_the_web_container_runs_gunicorn_as_the_benches_measured_it():
 
 
 def test_a_missing_ingest_password_stops_compose_with_a_clear_message(tmp_path):
-    result = compose_config(tmp_path, (ROOT / ".env.example").read_text())
+    env = (ROOT / ".env.example").read_text() + "\nPOSTGRES_PASSWORD=pg0s3cret\n"
+    result = compose_config(tmp_path, env)
 
     assert result.returncode != 0
     assert "set INGEST_PASSWORD in .env" in result.stderr
+
+
+def test_a_missing_database_password_stops_compose_with_a_clear_message(tmp_path):
+    env = (ROOT / ".env.example").read_text() + "\nINGEST_PASSWORD=s3cret\n"
+    result = compose_config(tmp_path, env)
+
+    assert result.returncode != 0
+    assert "set POSTGRES_PASSWORD in .env" in result.stderr
+
+
+def test_the_database_password_comes_from_env_and_is_written_nowhere_in_the_stack(services):
+    assert "lwsmail:lwsmail" not in (ROOT / "docker-compose.yml").read_text()
+    assert services["postgres"]["environment"]["POSTGRES_PASSWORD"] == "pg0s3cret"
+    for name in ("web", "worker", "beat", "policyd", "migrate"):
+        url = services[name]["environment"]["DATABASE_URL"]
+        assert url == "postgres://lwsmail:pg0s3cret@postgres:5432/lwsmail", name
 
 
 def _published(service: dict) -> list[tuple[str, str]]:
@@ -113,8 +132,10 @@ def test_published_ports_listen_on_loopback_unless_told_otherwise(services, tmp_
     }
     env = (
         ROOT / ".env.example"
-    ).read_text() + "\nINGEST_PASSWORD=s\nLWSMAIL_BIND_ADDRESS=10.0.0.5\n"
+    ).read_text() + "\nINGEST_PASSWORD=s\nPOSTGRES_PASSWORD=p\nLWSMAIL_BIND_ADDRESS=10.0.0.5\n"
     result = compose_config(tmp_path, env)
     assert result.returncode == 0, result.stderr
     other = yaml.safe_load(result.stdout)["services"]
     assert _published(other["policyd"]) == [("10.0.0.5", "10040")]
+    # Prometheus and the mail hosts call the panel at that address too.
+    assert other["web"]["environment"]["DJANGO_INTERNAL_HOSTS"] == "web,10.0.0.5"

@@ -57,3 +57,16 @@ def test_env_example_documents_every_variable_the_settings_read():
     documented = set(re.findall(r"^#?\s*([A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), re.M))
 
     assert read - documented == set()
+
+
+def test_check_deploy_warns_when_the_security_middleware_is_taken_out(tmp_path):
+    settings_module = tmp_path / "nosecurity.py"
+    settings_module.write_text(
+        "from lwsmail.settings import *  # noqa\n"
+        "MIDDLEWARE = [m for m in MIDDLEWARE if not m.endswith('SecurityMiddleware')]\n"
+    )
+    env = {**PRODUCTION_ENV, "DJANGO_SETTINGS_MODULE": "nosecurity", "PYTHONPATH": str(tmp_path)}
+
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env=env)
+
+    assert result.returncode != 0 and "lwsmail.W003" in result.stderr
