@@ -7,14 +7,19 @@ PY := $(BIN)/python
 RUN_DIR := .run
 PORT ?= 8000
 
-# The demo needs no external service: SQLite and Celery's filesystem broker.
-DEMO_ENV := DJANGO_DEBUG=1 \
-	DATABASE_URL=sqlite:///$(CURDIR)/$(RUN_DIR)/demo.sqlite3 \
+# The demo needs no external service: SQLite, Celery's filesystem broker and a Redis of its
+# own on a socket in $(RUN_DIR) (demo_run starts it): nothing outside $(RUN_DIR) is touched.
+RUN_PATH = $(abspath $(RUN_DIR))
+DEMO_ENV = DJANGO_DEBUG=1 \
+	DATABASE_URL=sqlite:///$(RUN_PATH)/demo.sqlite3 \
+	REDIS_URL=unix://$(RUN_PATH)/redis.sock \
 	CELERY_BROKER_URL=filesystem:// \
-	CELERY_FILESYSTEM_DIR=$(CURDIR)/$(RUN_DIR)/broker \
+	CELERY_FILESYSTEM_DIR=$(RUN_PATH)/broker \
 	EMAIL_BACKEND=django.core.mail.backends.console.EmailBackend \
-	SITE_URL=http://127.0.0.1:$(PORT) \
-	POLICY_BLOCKSTATE_ENABLED=0
+	SITE_URL=http://127.0.0.1:$(DEMO_PORT)
+# make demo-spam while make run PORT=8001 runs: the links in its e-mails name 8001.
+DEMO_PORT = $(or $(shell cat $(RUN_PATH)/port 2>/dev/null),$(PORT))
+run demo: DEMO_PORT = $(PORT)
 
 # Tests run against the real PostgreSQL and Redis of this machine (or those named).
 TEST_ENV := DJANGO_SECRET_KEY=tests-only-7c1e0b5d2f9a4e8c6b3d1f0a9e8d7c6b5a4f3e2d1c0b9a8 \
@@ -40,22 +45,21 @@ locale/%/LC_MESSAGES/django.mo: locale/%/LC_MESSAGES/django.po
 
 install: $(VENV)/.installed $(MO_FILES)
 
+# A fresh demo database (with its Redis state, which stops with it).
 demo: install
 	rm -rf $(RUN_DIR) && mkdir -p $(RUN_DIR)/broker/out $(RUN_DIR)/broker/processed
-	$(DEMO_ENV) $(PY) manage.py migrate --noinput
-	$(DEMO_ENV) $(PY) manage.py demo_load
+	$(DEMO_ENV) $(PY) manage.py demo_run --port $(PORT) --no-serve
 
 # Said plainly before anything starts (runserver would die among the worker's logs).
 port-free:
 	@$(PYTHON) -c "import socket, sys; busy = socket.socket().connect_ex(('127.0.0.1', $(PORT))) == 0; \
 		sys.exit('make run: port $(PORT) is already in use; stop what listens there, or run make run PORT=8001' if busy else 0)"
 
-run: port-free demo
-	@echo "lwsmail demo on http://127.0.0.1:$(PORT)/  (customer demo/demo, staff admin/admin)"
-	@trap 'kill 0' EXIT INT TERM; \
-	$(DEMO_ENV) $(BIN)/celery -A lwsmail worker --beat --loglevel=INFO --concurrency=2 \
-		--schedule=$(RUN_DIR)/celerybeat-schedule & \
-	$(DEMO_ENV) $(PY) manage.py runserver 127.0.0.1:$(PORT)
+# One process starts Redis, the worker with beat and the web server, and stops them all
+# on Ctrl+C or SIGTERM within 10 s (lwsmail/management/commands/demo_run.py).
+run: port-free install
+	rm -rf $(RUN_DIR) && mkdir -p $(RUN_DIR)/broker/out $(RUN_DIR)/broker/processed
+	@$(DEMO_ENV) $(PY) manage.py demo_run --port $(PORT)
 
 # Spam through the real pipeline of the running demo: make demo-spam ADDRESS=... N=20
 demo-spam: install

@@ -22,6 +22,11 @@ REFUSED_KEY = "lwsmail:rate:refused"
 # Mailboxes on hold (L-HOLD): address -> JSON {t: token, at, why, n: seen, max, nets}.
 HOLDS_KEY = "lwsmail:holds"
 HOUR, DAY = 3600, 86400
+# When the counters began counting, in seconds: set when limits_rebuild first publishes the
+# limits into a Redis that had none (an empty or a new one), since nothing is counted
+# before that. A window that starts earlier holds less than what was sent: the pages say
+# "since", and without it they say they do not know.
+SINCE_KEY = "lwsmail:rate:since"
 
 # The counting, as a Lua function the policy service's script (abuse/enforcement/decide.py)
 # calls too; ADMIT runs it on its KEYS and ARGV (Rspamd, and `admit` below).
@@ -297,17 +302,31 @@ def admit(
 
 @dataclass(frozen=True)
 class Use:
-    last_hour: int
-    last_day: int
+    last_hour: int | None  # None: not known (Redis lost its counts)
+    last_day: int | None
+    # Counting began inside the window: its count is only what came since then.
+    hour_since: datetime | None = None
+    day_since: datetime | None = None
 
 
 def usage(redis, keys: list[str], *, now: float | None = None) -> dict[str, Use]:
-    """Recipients counted on each key in the last hour and the last 24 hours (read only)."""
+    """Recipients counted on each key in the last hour and the last 24 hours (read only),
+    with when counting began where that is inside a window."""
     now = time.time() if now is None else now
     t = int(now * 1000)  # the script's milliseconds
     pipe = redis.pipeline(transaction=False)
+    pipe.get(SINCE_KEY)
     for k in keys:
         pipe.zcount(k, f"({t - HOUR * 1000}", "+inf")
         pipe.zcount(k, f"({t - DAY * 1000}", "+inf")
-    values = pipe.execute() if keys else []
-    return {k: Use(values[2 * i], values[2 * i + 1]) for i, k in enumerate(keys)}
+    since_raw, *values = pipe.execute()
+    try:
+        since = float(since_raw)
+    except (TypeError, ValueError):
+        return {k: Use(None, None) for k in keys}
+    began = datetime.fromtimestamp(since, UTC)
+    hour_since = began if since > now - HOUR else None
+    day_since = began if since > now - DAY else None
+    return {
+        k: Use(values[2 * i], values[2 * i + 1], hour_since, day_since) for i, k in enumerate(keys)
+    }

@@ -107,6 +107,9 @@ class LimitRow:
     per_message: int | None
     last_hour: int | None  # None: Redis could not say
     last_day: int | None
+    # Counting began inside the window (Redis lost its counts then): counted since then.
+    hour_since: datetime | None = None
+    day_since: datetime | None = None
 
     @property
     def hour_near(self) -> bool:
@@ -164,6 +167,8 @@ def hosting_limit_rows(*, hosting: Hosting, redis) -> list[LimitRow]:
                 per_message=lower(inherited_pm, own_pm) if kind == "mailbox" else None,
                 last_hour=use[k].last_hour if k in use else None,
                 last_day=use[k].last_day if k in use else None,
+                hour_since=use[k].hour_since if k in use else None,
+                day_since=use[k].day_since if k in use else None,
             )
         )
     return rows

@@ -19,14 +19,25 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Iterable
+from datetime import UTC, datetime
 
 from django.db import transaction
 from django.utils import timezone
 
 from abuse.enforcement.blockstate import client, redis_apply
-from limits.counters import ADMIT, HOLDS_KEY, key
+from limits.counters import (
+    ADMIT,
+    DAY,
+    HOLDS_KEY,
+    SINCE_KEY,
+    Counter,
+    admit_args,
+    admit_keys,
+    key,
+)
 from limits.models import (
     DomainLimit,
     Hold,
@@ -37,6 +48,7 @@ from limits.models import (
 )
 from limits.selectors import inherit, lower, server_default, window
 from lwsmail.models import Domain, Hosting, Mailbox, SystemUser
+from tracking.models import OutboundMessage, Source, Status
 
 log = logging.getLogger(__name__)
 LIMITS_KEY = "lwsmail:limits"
@@ -145,6 +157,9 @@ def limits_rebuild() -> int:
     pipe.delete(tmp)
     pipe.hset(tmp, mapping=fields)
     pipe.rename(tmp, LIMITS_KEY)
+    # Counting starts now if the limits were not there (a Redis that lost them counted
+    # nothing meanwhile); a Redis that kept them keeps its date.
+    pipe.set(SINCE_KEY, time.time(), nx=True)
     pipe.execute()
     return len(fields)
 
@@ -204,3 +219,49 @@ return 0
 def hold_forget(*, address: str, token: str) -> None:
     """Remove a hold that nothing stands behind (its mailbox is gone), if still that one."""
     client().eval(_FORGET, 1, HOLDS_KEY, address, token)
+
+
+class CountersWhole(Exception):
+    """The counters already hold the whole last 24 hours: replaying would count twice."""
+
+
+def counters_replay(*, now: float | None = None, batch: int = 1000) -> int:
+    """Count again the recipients of the mail sent in the last 24 hours that Redis never
+    counted (before SINCE_KEY: a Redis that lost its counters, or a demo's history), from
+    the message history, so the windows are whole again; returns the messages counted."""
+    now = time.time() if now is None else now
+    redis = client()
+    if not redis.hexists(LIMITS_KEY, "default"):
+        limits_rebuild()  # counting starts with the limits: from here on it is live
+    since = float(redis.get(SINCE_KEY) or now)
+    if since <= now - DAY:
+        raise CountersWhole(f"the counters are whole since {time.ctime(since)}")
+    messages = (
+        OutboundMessage.objects.filter(
+            status=Status.SENT,
+            sent_at__gt=datetime.fromtimestamp(now - DAY, UTC),
+            sent_at__lt=datetime.fromtimestamp(since, UTC),
+        )
+        .select_related("domain", "mailbox")
+        .order_by("sent_at")
+    )
+    counted = 0
+    pipe = redis.pipeline(transaction=False)
+    for message in messages.iterator(chunk_size=batch):
+        counters = [Counter("hosting", str(message.hosting_id), 0, 0)]
+        if message.domain_id is not None:
+            counters.insert(0, Counter("domain", message.domain.name, 0, 0))
+        if message.source == Source.MAILBOX and message.mailbox_id is not None:
+            counters.insert(0, Counter("mailbox", message.mailbox.address, 0, 0))
+        recipients = len(message.recipients) if isinstance(message.recipients, list) else 1
+        keys = admit_keys(counters, "")
+        args = admit_args(
+            counters, recipients=max(recipients, 1), per_message=0, now=message.sent_at.timestamp()
+        )
+        pipe.eval(ADMIT, len(keys), *keys, *args)
+        counted += 1
+        if counted % batch == 0:
+            pipe.execute()
+    pipe.execute()
+    redis.set(SINCE_KEY, now - DAY)
+    return counted

@@ -4,7 +4,7 @@ import pytest
 
 from abuse.enforcement.blockstate import KEY
 from abuse.enforcement.blockstate import client as blockstate_client
-from limits.counters import HOLDS_KEY, PREFIX
+from limits.counters import HOLDS_KEY, PREFIX, SINCE_KEY
 from limits.state import LIMITS_KEY
 from tests.panel.conftest import customer, logged_in  # noqa: F401 (the panel's customer, marie)
 
@@ -19,5 +19,8 @@ def clean_redis(redis_client):
         redis_client.delete(*keys)
 
     wipe()
+    # As a Redis that has counted for days: the windows are whole (test_counters_truth.py
+    # takes the mark away).
+    redis_client.set(SINCE_KEY, 0)
     yield redis_client
     wipe()
