@@ -158,10 +158,8 @@ def _stop_all(parts: list[tuple[str, subprocess.Popen]]) -> None:
                 else:
                     proc.send_signal(signal.SIGTERM)
         for _name, proc in group:
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                pass
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)  # the group: pool children included
             proc.wait()
