@@ -297,6 +297,20 @@ def test_the_action_history_shows_escalations_and_pages_beyond_its_first_50(logg
     assert "Block started (replaces L-SPAM00)" in first
     assert "Older events" in first and "Newer events" in second
     assert logged_in.get(url, {"page": "not-a-number"}).status_code == 200
+    # The title is text: the pager is in the page, not in the browser's tab.
+    title = first[first.index("<title>") : first.index("</title>")]
+    assert "<p" not in title and "<a" not in title and "page 1 of 2" in title
+
+
+def test_the_action_history_names_the_early_warning_as_such(logged_in, customer):
+    spam_at(customer.box.address, timezone.now() - timedelta(days=2), 32)  # 80 % of 40
+
+    page = logged_in.get(reverse("history", args=[customer.hosting.pk])).content.decode()
+
+    row = page[page.index("Early warning e-mailed") :]
+    row = row[: row.index("</tr>")]
+    assert "32 spam counted; L-SPAM20 at 40" in row and "automatic" in row
+    assert "Change by support" not in page
 
 
 def test_the_current_password_cannot_be_set_again(logged_in, customer):
