@@ -21,6 +21,7 @@ def test_with_nothing_blocked_it_says_sending_works(logged_in, customer):
     html = page(logged_in, customer)
 
     assert "Outgoing mail works normally." in html
+    assert 'class="notice notice-ok" id="abuse-status"' in html
     assert 'id="timed-blocks"' not in html
 
 
@@ -30,7 +31,12 @@ def test_a_timed_block_is_listed_with_its_end_and_the_password_change_first(logg
 
     html = page(logged_in, customer)
 
-    assert "No address of this hosting is blocked for mail abuse." in html
+    # The first line the customer reads is not green while an address cannot send.
+    status = html[
+        html.index('id="abuse-status"') - 40 : html.index("</p>", html.index('id="abuse-status"'))
+    ]
+    assert "notice-ok" not in status and "notice-warn" in status
+    assert "Some addresses of this hosting cannot send right now" in status
     assert "works normally" not in html
     timed = html[html.index('id="timed-blocks"') :]
     assert "L-SPAM00" in timed and customer.box.address in timed
