@@ -142,17 +142,33 @@ def test_top_spammers_count_the_week_to_the_second(mailbox):
 
 
 @pytest.mark.parametrize("second, repeated", [(1, True), (-1, False)])
-def test_a_repeat_offender_has_two_mail_abuse_blocks_within_90_days(mailbox, second, repeated):
-    first = NOW - timedelta(days=90) + timedelta(seconds=second)
-    spam_at(mailbox.address, first, 40)
-    Block.objects.filter(pk=standing(mailbox.address).pk).update(
-        lifted_at=first + timedelta(days=1), lift_reason="staff"
-    )
-    spam_at(mailbox.address, NOW - timedelta(days=1), 40)
+def test_a_repeat_offender_has_two_blocks_of_any_code_within_90_days(mailbox, second, repeated):
+    spam_at(mailbox.address, NOW - timedelta(days=90) + timedelta(seconds=second), 1)
+    spam_at(mailbox.address, NOW - timedelta(days=1), 1)  # each an L-SPAM00 of 20 minutes
+
     found = repeat_offenders(now=NOW)
+
     assert bool(found) is repeated
     if repeated:
         assert found[0].target == mailbox.address and found[0].blocks == 2
+        assert found[0].codes == ["L-SPAM00", "L-SPAM00"]
+
+
+def test_an_address_blocked_again_and_again_in_3_days_is_a_repeat_offender(
+    staff_client, mailbox
+):
+    start = timezone.now() - timedelta(days=3)
+    for n in range(47):  # a spam an hour: L-SPAM00s, then the escalations they add up to
+        spam_at(mailbox.address, start + timedelta(hours=n), 1)
+    blocks = Block.objects.filter(target=mailbox.address).count()
+
+    html = staff_client.get("/admin/operations/").content.decode()
+
+    section = html[html.index('id="offenders"') :]
+    section = section[: section.index("</section>")]
+    assert "blocks of any code" in section and "last 90 days" in section
+    assert mailbox.address in section and f"<td>{blocks}</td>" in section
+    assert "L-SPAM00, L-SPAM00" in section and blocks > 2
 
 
 def test_unattributed_messages_are_counted(mailbox):
