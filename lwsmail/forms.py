@@ -2,9 +2,19 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm, UsernameField
+from django.utils.functional import lazy
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from lwsmail.services import MIN_MAILBOX_PASSWORD_LENGTH
+
+
+def _password_help() -> str:
+    # Formatted when shown, in the reader's language: formatting the lazy string when the
+    # module loads fixed it in English for everyone.
+    return gettext("At least %(n)d characters; do not reuse the old one.") % {
+        "n": MIN_MAILBOX_PASSWORD_LENGTH
+    }
 
 
 class MailboxPasswordForm(forms.Form):
@@ -12,8 +22,7 @@ class MailboxPasswordForm(forms.Form):
         label=_("New password"),
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
         min_length=MIN_MAILBOX_PASSWORD_LENGTH,
-        help_text=_("At least %(n)d characters; do not reuse the old one.")
-        % {"n": MIN_MAILBOX_PASSWORD_LENGTH},
+        help_text=lazy(_password_help, str)(),
     )
     password2 = forms.CharField(
         label=_("New password again"),

@@ -154,9 +154,7 @@ def test_a_repeat_offender_has_two_blocks_of_any_code_within_90_days(mailbox, se
         assert found[0].codes == ["L-SPAM00", "L-SPAM00"]
 
 
-def test_an_address_blocked_again_and_again_in_3_days_is_a_repeat_offender(
-    staff_client, mailbox
-):
+def test_an_address_blocked_again_and_again_in_3_days_is_a_repeat_offender(staff_client, mailbox):
     start = timezone.now() - timedelta(days=3)
     for n in range(47):  # a spam an hour: L-SPAM00s, then the escalations they add up to
         spam_at(mailbox.address, start + timedelta(hours=n), 1)
