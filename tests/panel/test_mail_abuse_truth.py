@@ -130,3 +130,31 @@ def test_dates_read_the_same_way_everywhere_and_never_end_a_sentence_twice(
 
     history = html[html.index('id="unblock-history"') :]
     assert ".." not in history and "a.m." not in history and "p.m." not in history
+
+
+@pytest.mark.parametrize("language", ["en", "fr", "it"])
+def test_every_time_names_its_zone_and_a_timed_blocks_end_matches_the_smtp_reply(
+    logged_in, customer, language, settings
+):
+    import json
+    import re
+    from datetime import datetime
+
+    from abuse.enforcement.blockstate import value
+    from abuse.enforcement.policyd import reply
+
+    spam_at(customer.box.address, timezone.now())  # L-SPAM00 for 20 minutes
+    block = Block.objects.get(target=customer.box.address)
+    logged_in.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+
+    html = page(logged_in, customer)
+    smtp = reply(json.loads(value(block)), customer.box.address, datetime.now(block.ends_at.tzinfo))
+
+    zone = timezone.localtime(block.ends_at).strftime("%Z")  # CET or CEST in Paris
+    timed = html[html.index('id="timed-blocks"') :]
+    assert re.search(rf"\d\d:\d\d {zone}\b", timed)
+    utc = re.search(r"(\d\d:\d\d) UTC", timed).group(1)
+    assert re.search(rf"until \d{{4}}-\d\d-\d\d {utc}:\d\d UTC", smtp), smtp
+    # Every date with a time on the page names its zone.
+    for stamp in re.findall(r"\b\d\d:\d\d\b(?:\s\S+)?", html):
+        assert stamp.split()[-1] in (zone, "UTC"), stamp
