@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from django.urls import path
-from drf_spectacular.views import SpectacularAPIView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from api import views
 
@@ -18,4 +18,10 @@ urlpatterns = [
     path("blocks/<int:pk>/lift/", views.BlockLift.as_view(), name="api-block-lift"),
     path("messages/", views.MessageList.as_view(), name="api-messages"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    # The schema as a page to read (the document above downloads as YAML).
+    path(
+        "docs/",
+        SpectacularSwaggerSplitView.as_view(url_name="api-schema", template_name="api/docs.html"),
+        name="api-docs",
+    ),
 ]

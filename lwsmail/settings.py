@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "ops",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "api",
 ]
 
@@ -188,6 +189,11 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
+    # /api/v1/docs/: Swagger UI from the panel's own static files, its script a file of its
+    # own (the split view), so the Content-Security-Policy stays 'self'.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"tryItOutEnabled": False},
 }
 
 # Prometheus's /metrics: from these networks, or anywhere with "Authorization: Bearer

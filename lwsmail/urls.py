@@ -50,6 +50,7 @@ urlpatterns = [
     path("admin/operations/", ops_views.operations, name="operations"),
     path("admin/", admin.site.urls),
     path("healthz", views.healthz, name="healthz"),
+    path("favicon.ico", views.favicon, name="favicon"),
     path("metrics", ops_views.metrics, name="metrics"),
     path("api/v1/", include("api.urls")),
     path("api/ingest/rspamd/", api.rspamd_push, name="ingest-rspamd"),

@@ -5,6 +5,7 @@ from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -71,6 +72,12 @@ def history(request: HttpRequest, hosting_id: int) -> HttpResponse:
     hosting = hosting_for(request, hosting_id)
     events = hosting_history(hosting=hosting, page=request.GET.get("page"))
     return render(request, "lwsmail/history.html", {"hosting": hosting, "events": events})
+
+
+@require_GET
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Where browsers look for the icon of a page that names none (the API, a download)."""
+    return redirect(static("img/favicon.ico"), permanent=True)
 
 
 @require_GET
