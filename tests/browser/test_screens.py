@@ -25,9 +25,49 @@ def customer_pages(hosting_id: int, box_id: int, message_id: int) -> dict[str, s
     }
 
 
+# Words a page may never break inside: a code, a size and its unit.
+UNBREAKABLE = r"""
+() => {
+  const bad = [];
+  for (const el of document.querySelectorAll('.code, .size, td strong')) {
+    const text = el.textContent.trim();
+    if (!text) continue;
+    const range = document.createRange();
+    range.selectNodeContents(el);
+    const lines = new Set([...range.getClientRects()].map(r => Math.round(r.top)));
+    if (lines.size > 1) bad.push(text);
+  }
+  return bad;
+}
+"""
+
+
+def overflow(page) -> int:
+    return page.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+
+
+# The outermost elements that stick out of the screen, to name in a failure.
+STICKING_OUT = r"""
+() => {
+  const width = document.documentElement.clientWidth;
+  return [...document.querySelectorAll('body *')]
+    .filter(el => el.getBoundingClientRect().right > width + 1)
+    .filter(el => !el.parentElement || el.parentElement.getBoundingClientRect().right <= width + 1)
+    .slice(0, 5)
+    .map(el => {
+      const classes = typeof el.className === 'string' ? el.className.split(' ') : [];
+      return [el.tagName.toLowerCase() + (el.id ? '#' + el.id : ''), ...classes].join('.');
+    });
+}
+"""
+
+
+@pytest.mark.parametrize("language", ["en", "fr", "it"])
 @pytest.mark.parametrize("width", [1280, 375])
-def test_every_customer_page_fits_the_screen(browser, live_server, width):
-    user, box = customer_with_abuse_block("en")
+def test_every_customer_page_fits_the_screen(browser, live_server, width, language):
+    user, box = customer_with_abuse_block(language)
     message = OutboundMessage.objects.filter(mailbox=box).order_by("-sent_at").first()
     context = browser.new_context(viewport={"width": width, "height": 800})
     page = context.new_page()
@@ -35,11 +75,40 @@ def test_every_customer_page_fits_the_screen(browser, live_server, width):
         log_in(page, live_server, user.username)
         for name, path in customer_pages(box.domain.hosting_id, box.pk, message.pk).items():
             page.goto(f"{live_server.url}{path}")
-            overflow = page.evaluate(
-                "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+            page.screenshot(path=_artifact(f"{name}-{language}-{width}"), full_page=True)
+            extra = overflow(page)
+            assert extra <= 0, (
+                f"{name} ({language}) at {width} px scrolls sideways by {extra} px: "
+                f"{page.evaluate(STICKING_OUT)}"
             )
+            broken = page.evaluate(UNBREAKABLE)
+            assert broken == [], f"{name} ({language}) at {width} px breaks inside {broken}"
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("width", [1280, 375])
+def test_the_staff_pages_fit_the_screen(browser, live_server, width):
+    from tests.browser.test_operations import staff_log_in
+    from tests.factories import UserFactory
+
+    UserFactory(username="support-screens", is_staff=True, is_superuser=True)
+    customer_with_abuse_block("en")
+    context = browser.new_context(viewport={"width": width, "height": 800})
+    page = context.new_page()
+    try:
+        staff_log_in(page, live_server, "support-screens")
+        for name, path in {"admin-index": "/admin/", "operations": "/admin/operations/"}.items():
+            page.goto(f"{live_server.url}{path}")
             page.screenshot(path=_artifact(f"{name}-{width}"), full_page=True)
-            assert overflow <= 0, f"{name} at {width} px scrolls sideways by {overflow} px"
+            extra = overflow(page)
+            assert extra <= 0, (
+                f"{name} at {width} px scrolls sideways by {extra} px: "
+                f"{page.evaluate(STICKING_OUT)}"
+            )
+        link = page.goto(f"{live_server.url}/admin/") and page.locator("#operations-link a")
+        box = link.bounding_box()
+        assert box["height"] < 3 * 24, "the Operations link wraps a letter per line"
     finally:
         context.close()
 

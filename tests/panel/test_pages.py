@@ -325,3 +325,20 @@ def test_the_current_password_cannot_be_set_again(logged_in, customer):
 
     assert response.status_code == 400
     assert "not the one this address has now" in response.content.decode()
+
+
+def test_a_message_to_73_recipients_shows_three_and_folds_the_rest(logged_in, customer):
+    from dataclasses import replace
+
+    data = message_data(sender=customer.box.address, sent_at=timezone.now(), queue_id="MANY")
+    recipients = [f"client{n:02d}@example.org" for n in range(73)]
+    message = message_record(data=replace(data, recipients=recipients)).message
+
+    page = logged_in.get(reverse("message", args=[customer.hosting.pk, message.pk])).content
+    page = page.decode()
+
+    folded = page[page.index('<details class="recipients">') :]
+    folded = folded[: folded.index("</details>")]
+    shown = page[: page.index('<details class="recipients">')]
+    assert "client02@example.org" in shown and "client03@example.org" not in shown
+    assert "73 recipients in all" in folded and "client72@example.org" in folded
