@@ -146,9 +146,7 @@ def repeat_offenders(*, now: datetime, limit: int = 100) -> list[Offender]:
     """Addresses and domains with two or more blocks of any code (timed ones and
     escalations each count) started in the last 90 days, the most blocked first: grouped
     in PostgreSQL, then the codes of those shown."""
-    recent = Block.objects.filter(
-        started_at__gt=now - REPEAT_PERIOD, started_at__lte=now
-    )
+    recent = Block.objects.filter(started_at__gt=now - REPEAT_PERIOD, started_at__lte=now)
     groups = list(
         recent.values("scope", "target", "hosting")
         .annotate(n=Count("id"), last=Max("started_at"))
