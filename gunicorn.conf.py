@@ -1,5 +1,5 @@
-"""gunicorn as deployed: the configuration `make bench-ingest` measures and the README's
-sizing rests on. `gunicorn lwsmail.wsgi` run in this folder reads it by itself (the
+"""gunicorn as deployed: the configuration `make bench-ingest` measures and the sizing in
+docs/performance.md rests on. `gunicorn lwsmail.wsgi` run in this folder reads it by itself (the
 Dockerfile names it); GUNICORN_CMD_ARGS changes any setting at run time, e.g.
 GUNICORN_CMD_ARGS="--workers 4" on a host with more cores."""
 

@@ -11,8 +11,8 @@ from django.utils import timezone
 from abuse.forms import PolicySettingsForm, PolicyTierForm
 from abuse.models import Block, PolicySettings, PolicyTier, Unblock
 from abuse.services import block_lift
-from lwsmail.access import client_ip
-from lwsmail.admin_audit import AuditedAdmin, ReadOnlyAdmin
+from hosting.access import client_ip
+from hosting.admin_audit import AuditedAdmin, ReadOnlyAdmin
 
 
 def readable(duration: timedelta) -> str:

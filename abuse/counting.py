@@ -1,4 +1,4 @@
-"""Counting by the rules of DOMAIN.md: what is spam, which target a spam counts for, how
+"""Counting by the rules of docs/rules.md: what is spam, which target a spam counts for, how
 many spam a target has in a tier's window, and which block is the strongest. Read only:
 the engine (abuse/engine.py) and the Mail Abuse meters both count through here."""
 

@@ -82,7 +82,7 @@ def spams_evaluate(*, messages: list[OutboundMessage], now: datetime) -> dict[in
     return started
 
 
-# At this share of the next mail-abuse threshold the customer is warned (DOMAIN.md).
+# At this share of the next mail-abuse threshold the customer is warned (docs/rules.md).
 WARNING_SHARE = 0.8
 
 

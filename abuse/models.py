@@ -12,7 +12,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from lwsmail.models import Domain, Hosting, Mailbox
+from hosting.models import Domain, Hosting, Mailbox
 
 
 class Scope(models.TextChoices):
@@ -63,7 +63,7 @@ class PolicyTierQuerySet(models.QuerySet["PolicyTier"]):
 
 
 class PolicyTier(models.Model):
-    """One row of DOMAIN.md's table: a code, what it counts and the block it starts."""
+    """One row of docs/rules.md's table: a code, what it counts and the block it starts."""
 
     code = models.CharField(max_length=16, unique=True)
     scope = models.CharField(max_length=16, choices=Scope.choices)

@@ -6,14 +6,14 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
+from celery import current_app as app  # the project's app, whichever process runs it
 from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone, translation
 
 from abuse.models import Block, PolicySettings, PolicyTier, Scope, SpamWarning
-from lwsmail.celery import app
-from lwsmail.emails import email_send
+from webhooks.emails import email_send
 
 log = logging.getLogger(__name__)
 # Queued by name: the services that start blocks never import the tasks that call them.

@@ -1,4 +1,4 @@
-"""How long message history is kept (DOMAIN.md, "Retention"): `MESSAGE_HISTORY_DAYS`,
+"""How long message history is kept (docs/rules.md, "Retention"): `MESSAGE_HISTORY_DAYS`,
 never fewer than the longest tier window plus 10 days, so that counting never loses a spam
 it needs."""
 

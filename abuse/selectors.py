@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from abuse.counting import LiftFloors, Target, policy_cached, spam_counts_in_windows
 from abuse.models import Block, PolicySettings, Scope, Unblock
-from lwsmail.models import Hosting
+from hosting.models import Hosting
 from tracking.models import OutboundMessage, Source
 
 

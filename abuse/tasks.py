@@ -5,11 +5,10 @@ import smtplib
 from celery import shared_task
 from django.db import OperationalError
 
-from abuse.enforcement.blockstate import blockstate_rebuild
 from abuse.notifications import block_notify, blocks_notify_pending, warning_notify
 from abuse.retention import message_history_expire
-from abuse.services import blocks_lift_expired
-from lwsmail.celery import MAIL_TASK_OPTIONS
+from abuse.services import blocks_lift_expired, blockstate_rebuild
+from webhooks.emails import MAIL_TASK_OPTIONS
 
 
 @shared_task(

@@ -8,7 +8,7 @@ from django.http import HttpRequest
 from api.models import ApiToken
 from api.scopes import Scope
 from api.services import api_token_create, api_token_key_set, api_token_revoke
-from lwsmail.admin_audit import AuditedAdmin
+from hosting.admin_audit import AuditedAdmin
 
 
 class ApiTokenForm(forms.ModelForm):

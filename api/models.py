@@ -8,7 +8,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from lwsmail.models import CustomerAccount, Hosting
+from hosting.models import CustomerAccount, Hosting
 
 PREFIX = "lws_"
 

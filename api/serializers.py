@@ -5,7 +5,7 @@ from rest_framework import serializers
 
 from abuse.models import Block
 from abuse.selectors import UnblockAvailability
-from lwsmail.models import Hosting
+from hosting.models import Hosting
 from tracking.models import OutboundMessage
 
 

@@ -11,8 +11,8 @@ from django.utils import timezone
 from rest_framework.request import Request
 
 from api.models import PREFIX, ApiToken, key_hash
-from lwsmail.access import client_ip
-from lwsmail.services import audit_record
+from hosting.access import client_ip
+from hosting.services import audit_record
 
 
 def api_token_create(

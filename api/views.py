@@ -35,10 +35,10 @@ from api.serializers import (
     UnblockResultSerializer,
 )
 from api.services import api_write_audit
+from hosting.access import client_ip
+from hosting.models import Hosting
+from hosting.services import hosting_grant_exceptional_unblock
 from limits.models import Hold
-from lwsmail.access import client_ip
-from lwsmail.models import Hosting
-from lwsmail.services import hosting_grant_exceptional_unblock
 from tracking.models import OutboundMessage
 
 

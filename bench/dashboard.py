@@ -154,7 +154,7 @@ def main() -> None:
     from django.contrib.auth import get_user_model
     from django.test import Client
 
-    from abuse.enforcement.blockstate import blockstate_rebuild
+    from abuse.services import blockstate_rebuild
 
     ids = population()
     fill_blocks(args.blocks, ids)

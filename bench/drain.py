@@ -38,8 +38,8 @@ def main() -> None:
     )
     from django.db import connection
 
+    from hosting.models import CustomerAccount, Domain, Hosting, Mailbox
     from ingest.events import ingest_event_create, ingest_events_drain, push_meta
-    from lwsmail.models import CustomerAccount, Domain, Hosting, Mailbox
 
     customer = CustomerAccount.objects.create(name="bench", contact_email="b@example.net")
     senders = []

@@ -58,7 +58,7 @@ def serve(database: str, role: str, history: int) -> None:
     recreate_database(database)
     setup_django(database)
 
-    from lwsmail.models import CustomerAccount, Domain, Hosting, Mailbox
+    from hosting.models import CustomerAccount, Domain, Hosting, Mailbox
 
     customer = CustomerAccount.objects.create(name=f"bench {role}", contact_email="b@example.net")
 

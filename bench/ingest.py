@@ -156,7 +156,7 @@ def push_run(
 ) -> dict:
     """POST every message as the exporter would; time until the worker has stored them all.
     With `rate`, requests leave on a fixed schedule (open loop), as mail arrives."""
-    from ops.counters import KEY
+    from hosting.counters import KEY
 
     # Each request's headers are made before the clock starts, as the scan's are: what the
     # exporter spends making them is Rspamd's, not the panel's.
@@ -235,7 +235,7 @@ def web_command(port: int, workers: int, work: Path) -> list[str]:
 
 
 def worker_command(args: argparse.Namespace) -> list[str]:
-    # As deployed (docker-compose, README): recording runs at a lower CPU priority than
+    # As deployed (docker-compose, docs/deploying.md): recording runs at a lower CPU priority than
     # the acknowledgements Rspamd and the MTA wait for.
     return [
         *("nice", "-n", str(args.worker_nice), str(ROOT / ".venv/bin/celery")),
@@ -307,7 +307,7 @@ def main() -> None:
     )
     import redis
 
-    from lwsmail.models import CustomerAccount, Domain, Hosting, Mailbox
+    from hosting.models import CustomerAccount, Domain, Hosting, Mailbox
     from tests.harness.common import free_port
     from tests.harness.rspamd import Rspamd
 

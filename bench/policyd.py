@@ -157,7 +157,7 @@ DETECTION = {"hv": 1000, "hn": 5, "p4": 24, "p6": 48}
 
 def publish_limits(r, mailboxes: int) -> None:
     """The hash the panel publishes (limits/state.py), for `mailboxes` mailboxes."""
-    from limits.state import LIMITS_KEY
+    from enforcement.counters import LIMITS_KEY
 
     r.delete(LIMITS_KEY)
     pipe = r.pipeline(transaction=False)
@@ -180,7 +180,7 @@ def publish_limits(r, mailboxes: int) -> None:
 
 
 def clear_counters(r) -> None:
-    from limits.counters import PREFIX
+    from enforcement.counters import PREFIX
 
     batch = []
     for key in r.scan_iter(f"{PREFIX}*", count=10_000):
@@ -195,7 +195,7 @@ def clear_counters(r) -> None:
 def counters_memory(r, mailboxes: int, per_mailbox: int) -> int:
     """Bytes Redis grows by when every mailbox has `per_mailbox` recipients counted (its
     client network recorded by detection too)."""
-    from limits.counters import ADMIT, Counter, Detection, admit_args, admit_keys
+    from enforcement.counters import ADMIT, Counter, Detection, admit_args, admit_keys
 
     clear_counters(r)
     before = r.info("memory")["used_memory"]
@@ -271,8 +271,8 @@ def load_rows(args, elapsed: float, latencies: list, rounds: list) -> list[tuple
 def limits_bench(args, env: dict[str, str]) -> list[tuple[str, str]]:
     import redis
 
-    from abuse.enforcement.blockstate import KEY
-    from limits.state import LIMITS_KEY
+    from enforcement.blockstate import KEY
+    from enforcement.counters import LIMITS_KEY
 
     r = redis.Redis.from_url(env["REDIS_URL"])
     r.delete(KEY)
@@ -295,7 +295,7 @@ def limits_bench(args, env: dict[str, str]) -> list[tuple[str, str]]:
 def policyd_bench(args, env: dict[str, str]) -> list[tuple[str, str]]:
     import redis
 
-    from abuse.enforcement.blockstate import KEY
+    from enforcement.blockstate import KEY
 
     r = redis.Redis.from_url(env["REDIS_URL"])
     r.delete(KEY)

@@ -10,7 +10,7 @@ import random
 def corpus(rng: random.Random, senders: list[str], count: int, spam_ratio: float) -> list[dict]:
     from django.utils import timezone
 
-    from lwsmail.sample_mail import sample_message
+    from demo.sample_mail import sample_message
 
     sizes = [800, 1500, 3000, 6000, 12000, 30000, 80000]
     weights = [20, 25, 20, 15, 10, 7, 3]

@@ -27,7 +27,7 @@ from common import DEFAULT_DB, quantile, recreate_database, setup_django
 def fill(rows: int, old: datetime, expired: datetime) -> None:
     from django.db import connection
 
-    from lwsmail.models import CustomerAccount, Domain, Hosting
+    from hosting.models import CustomerAccount, Domain, Hosting
     from tracking.partitions import CONTENTS, MESSAGES, partitions_cover
 
     customer = CustomerAccount.objects.create(name="bench", contact_email="b@example.net")

@@ -60,7 +60,7 @@ def main() -> None:
     from django.test.utils import setup_test_environment
     from django.urls import reverse
 
-    from lwsmail.models import CustomerAccount, Domain, Hosting, Mailbox
+    from hosting.models import CustomerAccount, Domain, Hosting, Mailbox
 
     setup_test_environment()  # the test client's response.context
     user = get_user_model().objects.create_user("bench", password="x")

@@ -4,10 +4,10 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from hosting.access import client_ip
+from hosting.admin_audit import ReadOnlyAdmin
+from hosting.services import audit_record
 from ingest.events import ingest_events_retry
-from lwsmail.access import client_ip
-from lwsmail.admin_audit import ReadOnlyAdmin
-from lwsmail.services import audit_record
 from tracking.models import IngestEvent
 
 

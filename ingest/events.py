@@ -12,13 +12,15 @@ from typing import Any
 
 import psycopg
 import redis
+from celery import current_app as app  # the project's app, whichever process runs it
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from psycopg.types.json import Jsonb
 
-from abuse.enforcement.blockstate import client as redis_client
+from hosting.counters import count, count_minute
+from hosting.redis import client as redis_client
 from ingest.parsing import (
     UNKNOWN,
     InvalidReport,
@@ -34,8 +36,6 @@ from ingest.parsing import (
 )
 from ingest.recording import messages_record
 from ingest.rspamd import rspamd_check
-from lwsmail.celery import app
-from ops.counters import count, count_minute
 from tracking.mime import clean_text, message_headers
 from tracking.models import IngestEvent
 from tracking.services import MessageData

@@ -16,8 +16,8 @@ from django.utils import timezone
 from abuse.counting import is_spam, strongest
 from abuse.engine import spams_evaluate
 from abuse.models import Block
+from hosting.models import Domain
 from ingest.rspamd import refused_code
-from lwsmail.models import Domain
 from tracking.models import OutboundMessage, Status
 from tracking.services import (
     Directory,

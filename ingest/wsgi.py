@@ -5,7 +5,7 @@ chain cost the ack more than its insert: per push, gunicorn's CPU went from 0.83
 0.65 ms (medians of five alternated runs of 3,000 pushes, this 2-core machine). Anything
 this path does not answer exactly as Django would goes on to Django: another URL or
 method, a plain-HTTP request that SECURE_SSL_REDIRECT sends to HTTPS (not an internal
-call, lwsmail.middleware.internal_call), a host not in
+call, hosting.middleware.internal_call), a host not in
 ALLOWED_HOSTS (Django's 400 and its security log)."""
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from django.core import signals
 from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest
 
+from hosting.middleware import internal_call, proxy_headers_settle
 from ingest.api import CONTENT_TYPE, Reply, ingest_receive
-from lwsmail.middleware import internal_call, proxy_headers_settle
 from tracking.models import IngestEvent
 
 log = logging.getLogger("django.request")

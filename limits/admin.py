@@ -6,7 +6,8 @@ from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.urls import path
 
-from abuse.enforcement.blockstate import client as redis_client
+from hosting.admin_audit import AuditedAdmin, ReadOnlyAdmin
+from hosting.redis import client as redis_client
 from limits.forms import SendingLimitsForm
 from limits.models import (
     DomainLimit,
@@ -18,7 +19,6 @@ from limits.models import (
 )
 from limits.selectors import senders_at_limit
 from limits.services import hold_lift, sending_limits_published
-from lwsmail.admin_audit import AuditedAdmin, ReadOnlyAdmin
 
 
 @admin.register(SendingLimits)

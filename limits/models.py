@@ -12,7 +12,7 @@ from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 
-from lwsmail.models import Domain, Hosting, Mailbox
+from hosting.models import Domain, Hosting, Mailbox
 
 LIMIT_FIELDS = (
     "mailbox_per_hour",
@@ -206,7 +206,7 @@ class MailboxBaseline(models.Model):
         return f"baseline of {self.mailbox}"
 
     def holds_for_volume(self, *, history_days: int, now: datetime) -> bool:
-        """Whether it has sent long enough to be held for volume (DOMAIN.md: 14 days)."""
+        """Whether it has sent long enough to be held for volume (docs/rules.md: 14 days)."""
         return self.first_sent_at is not None and self.first_sent_at <= now - timedelta(
             days=history_days
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 
+from celery import current_app as app  # the project's app, whichever process runs it
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -12,8 +13,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from limits.models import Hold
-from lwsmail.celery import app
-from lwsmail.emails import email_send
+from webhooks.emails import email_send
 
 log = logging.getLogger(__name__)
 NOTIFY_TASK = "limits.tasks.notify_hold"

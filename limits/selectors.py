@@ -10,13 +10,13 @@ from datetime import UTC, datetime
 
 from redis import RedisError
 
-from limits.counters import HOLDS_KEY, HOUR, REFUSED_KEY, key, key_parts, usage
+from enforcement.counters import HOLDS_KEY, HOUR, REFUSED_KEY, key, key_parts, usage
+from hosting.models import Domain, Hosting, Mailbox
 from limits.models import LIMIT_FIELDS, DomainLimit, Hold, MailboxLimit, SendingLimits
-from lwsmail.models import Domain, Hosting, Mailbox
 
 log = logging.getLogger(__name__)
 
-# The seeded server default (DOMAIN.md, "Sending limits"): a fresh database before its
+# The seeded server default (docs/rules.md, "Sending limits"): a fresh database before its
 # migration has run still limits mail the same way.
 SERVER_DEFAULT = {
     "mailbox_per_hour": 200,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,7 +14,11 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from abuse.enforcement.blockstate import redis_apply
+from enforcement.blockstate import redis_apply
+from enforcement.counters import REFUSED_KEY, key_parts
+from hosting.durations import HOUR
+from hosting.models import Domain, Mailbox
+from hosting.services import audit_record, mailbox_set_password
 from limits.models import (
     DomainLimit,
     Hold,
@@ -24,7 +29,7 @@ from limits.models import (
     hourly_above_daily,
 )
 from limits.notifications import hold_notification_queue, holds_pending
-from limits.selectors import own_limit_ceilings
+from limits.selectors import counter_hostings, own_limit_ceilings
 from limits.state import (
     hold_forget,
     hold_restore,
@@ -33,11 +38,10 @@ from limits.state import (
     limits_publish,
     limits_rebuild,
 )
-from lwsmail.models import Domain, Mailbox
-from lwsmail.services import audit_record, mailbox_set_password
 from tracking.models import OutboundMessage, Source, Status
 from webhooks.events import Event
-from webhooks.services import webhook_event_emit
+from webhooks.models import Endpoint
+from webhooks.services import Occurrence, webhook_event_emit, webhook_events_emit
 
 log = logging.getLogger(__name__)
 
@@ -286,3 +290,28 @@ def holds_sync() -> int:
     for pk in holds_pending():  # e-mails whose task was lost (hold_notify sends once)
         hold_notification_queue(pk)
     return len(standing)
+
+
+def webhook_limits_reached_emit(*, redis, now: float | None = None, since: float = 180) -> int:
+    """Emit limit.reached for the counters the policy service or Rspamd refused in the last
+    `since` seconds, once per counter and clock hour; returns the new deliveries."""
+    if not any(e.wants(Event.LIMIT_REACHED) for e in Endpoint.objects.active()):
+        return 0
+    now = time.time() if now is None else now
+    refused = redis.zrangebyscore(REFUSED_KEY, now - since, "+inf", withscores=True)
+    parsed = [
+        (*parts, at) for raw, at in refused if (parts := key_parts(raw.decode(errors="replace")))
+    ]
+    hostings = counter_hostings([(k, t) for k, t, _ in parsed])
+    occurrences = [
+        Occurrence(
+            event=Event.LIMIT_REACHED,
+            key=f"limit.reached:{kind}:{target}:{int(at // HOUR)}",
+            hosting_id=hostings.get((kind, target)),
+            at=datetime.fromtimestamp(at, UTC),
+            data={"kind": kind, "target": target},
+        )
+        for kind, target, at in parsed
+    ]
+    with transaction.atomic():
+        return webhook_events_emit(occurrences=occurrences)

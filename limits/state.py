@@ -9,7 +9,7 @@ One hash, LIMITS_KEY:
   to be held for volume), "hn": networks that hold,
   "p4", "p6": network prefix lengths} (0: detection off);
 - each mailbox's entry also holds "hv", its own volume that holds (from its baseline);
-- "admit_sha": the SHA1 of the counting script (limits/counters.py), loaded into Redis
+- "admit_sha": the SHA1 of the counting script (enforcement/lua/), loaded into Redis
   with it, which Rspamd calls by that name.
 PostgreSQL is the truth; a change publishes its hosting after the commit and
 `limits_rebuild` (command and beat job) rewrites the whole hash atomically.
@@ -27,17 +27,20 @@ from datetime import UTC, datetime
 from django.db import transaction
 from django.utils import timezone
 
-from abuse.enforcement.blockstate import client, redis_apply
-from limits.counters import (
-    ADMIT,
+from enforcement.blockstate import redis_apply
+from enforcement.counters import (
     DAY,
     HOLDS_KEY,
+    LIMITS_KEY,
     SINCE_KEY,
     Counter,
     admit_args,
     admit_keys,
     key,
 )
+from enforcement.scripts import ADMIT, HOLD_FORGET, HOLD_LIFT
+from hosting.models import Domain, Hosting, Mailbox, SystemUser
+from hosting.redis import client
 from limits.models import (
     DomainLimit,
     Hold,
@@ -47,11 +50,9 @@ from limits.models import (
     SendingLimits,
 )
 from limits.selectors import inherit, lower, server_default, window
-from lwsmail.models import Domain, Hosting, Mailbox, SystemUser
 from tracking.models import OutboundMessage, Source, Status
 
 log = logging.getLogger(__name__)
-LIMITS_KEY = "lwsmail:limits"
 
 
 def _pair(values: dict, prefix: str, own=None) -> list[int]:
@@ -142,7 +143,7 @@ def limits_publish(*, hosting: Hosting) -> None:
 
     def publish() -> None:
         fields = _entries([hosting.pk])
-        fields["admit_sha"] = client().script_load(ADMIT)
+        fields["admit_sha"] = client().script_load(ADMIT)  # Rspamd calls it by this SHA1
         client().hset(LIMITS_KEY, mapping=fields)
 
     transaction.on_commit(lambda: redis_apply(publish, f"limits of {hosting}"))
@@ -151,7 +152,7 @@ def limits_publish(*, hosting: Hosting) -> None:
 def limits_rebuild() -> int:
     """Rewrite the whole hash from PostgreSQL in one atomic swap; returns its field count."""
     fields = _entries()
-    fields["admit_sha"] = client().script_load(ADMIT)
+    fields["admit_sha"] = client().script_load(ADMIT)  # Rspamd calls it by this SHA1
     tmp = f"{LIMITS_KEY}:rebuild"
     pipe = client().pipeline(transaction=True)
     pipe.delete(tmp)
@@ -162,17 +163,6 @@ def limits_rebuild() -> int:
     pipe.set(SINCE_KEY, time.time(), nx=True)
     pipe.execute()
     return len(fields)
-
-
-# Lift a hold only if it started before the lift (a newer one is news); from then on the
-# detection counts only what came after (KEYS: HOLDS_KEY, the mailbox's lift floor).
-_LIFT = """
-local v = redis.call('HGET', KEYS[1], ARGV[1])
-if v and tonumber(cjson.decode(v)['at']) <= tonumber(ARGV[2]) then
-  redis.call('HDEL', KEYS[1], ARGV[1])
-end
-redis.call('SET', KEYS[2], ARGV[2], 'EX', 3600)
-"""
 
 
 def hold_entry(hold: Hold) -> str:
@@ -193,7 +183,7 @@ def hold_withdraw(*, address: str, at: float) -> None:
 
     def clear() -> None:
         keys = [HOLDS_KEY, key("lifted", address)]
-        client().eval(_LIFT, len(keys), *keys, address.lower(), repr(at))
+        client().register_script(HOLD_LIFT)(keys=keys, args=[address.lower(), repr(at)])
 
     transaction.on_commit(lambda: redis_apply(clear, f"lift the hold of {address}"))
 
@@ -209,16 +199,9 @@ def hold_restore(*, hold: Hold) -> None:
     client().hsetnx(HOLDS_KEY, hold.mailbox.address.lower(), hold_entry(hold))
 
 
-_FORGET = """
-local v = redis.call('HGET', KEYS[1], ARGV[1])
-if v and cjson.decode(v)['t'] == ARGV[2] then return redis.call('HDEL', KEYS[1], ARGV[1]) end
-return 0
-"""
-
-
 def hold_forget(*, address: str, token: str) -> None:
     """Remove a hold that nothing stands behind (its mailbox is gone), if still that one."""
-    client().eval(_FORGET, 1, HOLDS_KEY, address, token)
+    client().register_script(HOLD_FORGET)(keys=[HOLDS_KEY], args=[address, token])
 
 
 class CountersWhole(Exception):
@@ -247,6 +230,7 @@ def counters_replay(*, now: float | None = None, batch: int = 1000) -> int:
     )
     counted = 0
     pipe = redis.pipeline(transaction=False)
+    admit_script = redis.register_script(ADMIT)
     for message in messages.iterator(chunk_size=batch):
         counters = [Counter("hosting", str(message.hosting_id), 0, 0)]
         if message.domain_id is not None:
@@ -258,7 +242,7 @@ def counters_replay(*, now: float | None = None, batch: int = 1000) -> int:
         args = admit_args(
             counters, recipients=max(recipients, 1), per_message=0, now=message.sent_at.timestamp()
         )
-        pipe.eval(ADMIT, len(keys), *keys, *args)
+        admit_script(keys=keys, args=args, client=pipe)
         counted += 1
         if counted % batch == 0:
             pipe.execute()

@@ -6,10 +6,16 @@ from celery import shared_task
 from django.db import OperationalError
 from redis import RedisError
 
+from hosting.redis import client
 from limits.notifications import hold_notify
-from limits.services import hold_record, holds_sync, mailbox_baselines_compute
+from limits.services import (
+    hold_record,
+    holds_sync,
+    mailbox_baselines_compute,
+    webhook_limits_reached_emit,
+)
 from limits.state import limits_rebuild
-from lwsmail.celery import MAIL_TASK_OPTIONS
+from webhooks.emails import MAIL_TASK_OPTIONS
 
 
 @shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
@@ -42,3 +48,8 @@ def sync_holds() -> int:
 @shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
 def compute_baselines() -> int:
     return mailbox_baselines_compute()
+
+
+@shared_task(autoretry_for=(OperationalError, RedisError), retry_backoff=True, max_retries=3)
+def emit_limits_reached() -> int:
+    return webhook_limits_reached_emit(redis=client())

@@ -7,11 +7,11 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from abuse.enforcement.blockstate import client as redis_client
+from hosting.access import client_ip, domain_for, hosting_for, mailbox_for
+from hosting.redis import client as redis_client
 from limits.forms import OwnLimitForm
 from limits.selectors import hosting_limit_rows
 from limits.services import LimitRefused, own_limit_set
-from lwsmail.access import client_ip, domain_for, hosting_for, mailbox_for
 
 
 @login_required

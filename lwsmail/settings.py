@@ -23,7 +23,7 @@ SECRET_KEY = env.str(
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 # Names (and addresses) by which the stack's own services call the panel's machine
 # endpoints over the private network: Rspamd's pushes, Prometheus, health checks. They are
-# allowed hosts, and those endpoints answer them over plain HTTP (lwsmail.middleware).
+# allowed hosts, and those endpoints answer them over plain HTTP (hosting.middleware).
 # docker-compose.yml sets "web" and LWSMAIL_BIND_ADDRESS.
 INTERNAL_HOSTS = [h.lower() for h in env.list("DJANGO_INTERNAL_HOSTS", default=[])]
 ALLOWED_HOSTS += [h for h in INTERNAL_HOSTS if h not in ALLOWED_HOSTS]
@@ -42,27 +42,32 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "axes",
-    "lwsmail",
-    "abuse",
-    "ingest",
-    "limits",
-    "tracking",
-    "webhooks",
-    "ops",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    # The project's apps, floor by floor (docs/architecture.md): each imports only those
+    # listed before it.
+    "hosting",
+    "tracking",
+    "webhooks",
+    "enforcement",
+    "abuse",
+    "limits",
+    "ingest",
+    "panel",
     "api",
+    "ops",
+    "demo",
 ]
 
 MIDDLEWARE = [
     # First: every later reader of the client address or the scheme sees the checked one.
-    "lwsmail.middleware.TrustedProxyMiddleware",
-    # Django's SecurityMiddleware, but internal calls are not sent to HTTPS (lwsmail.checks
+    "hosting.middleware.TrustedProxyMiddleware",
+    # Django's SecurityMiddleware, but internal calls are not sent to HTTPS (hosting.checks
     # stands in for its security.W001, which looks for Django's by name).
-    "lwsmail.middleware.InternalAwareSecurityMiddleware",
+    "hosting.middleware.InternalAwareSecurityMiddleware",
     # Rspamd's ingest URLs stop here: nothing below is for a machine's POST.
-    "lwsmail.middleware.IngestShortcutMiddleware",
+    "hosting.middleware.IngestShortcutMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -72,7 +77,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
-    "lwsmail.middleware.AccountLanguageMiddleware",
+    "hosting.middleware.AccountLanguageMiddleware",
     # Last, as django-axes asks: it turns a lockout into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -91,7 +96,7 @@ AXES_LOCKOUT_TEMPLATE = "registration/locked.html"
 AXES_RESET_ON_SUCCESS = True
 # The client address is REMOTE_ADDR, which TrustedProxyMiddleware has already set from
 # X-Forwarded-For when, and only when, the request came through a trusted proxy.
-AXES_CLIENT_IP_CALLABLE = "lwsmail.access.client_ip"
+AXES_CLIENT_IP_CALLABLE = "hosting.access.client_ip"
 # Networks of the reverse proxies in front of the panel (e.g. 127.0.0.1/32 for a TLS proxy
 # on the same host). Empty: X-Forwarded-For and X-Forwarded-Proto are never believed.
 TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
@@ -267,7 +272,7 @@ EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="lwsmail <no-reply@localhost>")
 EMAIL_MESSAGE_ID_DOMAIN = env.str("EMAIL_MESSAGE_ID_DOMAIN", default="lwsmail.invalid")
-# Days of message history kept (DOMAIN.md "Retention"); `manage.py check` refuses fewer
+# Days of message history kept (docs/rules.md "Retention"); `manage.py check` refuses fewer
 # than the policy table's longest window plus 10 days.
 MESSAGE_HISTORY_DAYS = env.int("MESSAGE_HISTORY_DAYS", default=400)
 # Who is alerted of a compromise hold; empty: every active staff user with an e-mail.
@@ -378,7 +383,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     # limit.reached from the refusals the policy service and Rspamd note in Redis.
     "emit-limits-reached": {
-        "task": "webhooks.tasks.emit_limits_reached",
+        "task": "limits.tasks.emit_limits_reached",
         "schedule": timedelta(seconds=60),
         "options": {"expires": 50},
     },

@@ -4,12 +4,12 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from abuse import views as abuse_views
 from ingest import api
 from limits import views as limits_views
-from lwsmail import views
-from lwsmail.forms import LoginForm
 from ops import views as ops_views
+from panel import mail_abuse as abuse_views
+from panel import views
+from panel.forms import LoginForm
 from tracking import views as tracking_views
 
 hosting = [

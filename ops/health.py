@@ -15,10 +15,10 @@ from django.conf import settings
 from django.db.models import Count, Min
 from redis import RedisError
 
-from abuse.enforcement.blockstate import KEY, REBUILT_KEY
-from abuse.enforcement.blockstate import field as state_field
 from abuse.models import Block
-from ops.counters import per_minute
+from enforcement.blockstate import KEY, REBUILT_KEY
+from enforcement.blockstate import field as state_field
+from hosting.counters import per_minute
 from tracking.models import IngestEvent
 
 PROBE = (

@@ -18,8 +18,8 @@ from prometheus_client.registry import Collector
 from redis import RedisError
 
 from abuse.models import Block, Unblock
+from hosting.counters import LATENCY_BUCKETS, read
 from limits.models import Hold
-from ops.counters import LATENCY_BUCKETS, read
 from ops.health import ingest_backlog
 from webhooks.models import Delivery
 

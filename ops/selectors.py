@@ -13,8 +13,8 @@ from django.db.models.functions import TruncDate
 from redis import RedisError
 
 from abuse.models import Block, PolicyTier, Scope
+from hosting.models import Domain, Hosting, Mailbox
 from limits.selectors import counter_hostings, senders_at_limit
-from lwsmail.models import Domain, Hosting, Mailbox
 from ops.charts import Chart, bar_chart
 from ops.health import Health, pipeline_health
 from tracking.models import OutboundMessage

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import hmac
-import ipaddress
 
 from django.conf import settings
 from django.contrib import admin
@@ -13,7 +12,8 @@ from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import CollectorRegistry
 
-from abuse.enforcement.blockstate import client
+from hosting.networks import address_in, networks_of
+from hosting.redis import client
 from ops.metrics import StateCollector
 from ops.selectors import AGES, dashboard
 
@@ -23,13 +23,8 @@ def _allowed(request: HttpRequest) -> bool:
     given = request.headers.get("Authorization", "")
     if token and hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
         return True
-    try:
-        address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
-    except ValueError:
-        return False
-    return any(
-        address in ipaddress.ip_network(n, strict=False) for n in settings.METRICS_ALLOWED_NETWORKS
-    )
+    allowed = networks_of(settings.METRICS_ALLOWED_NETWORKS, "METRICS_ALLOWED_NETWORKS")
+    return address_in(str(request.META.get("REMOTE_ADDR", "")), allowed)
 
 
 @require_GET

@@ -7,7 +7,7 @@ import redis as redis_lib
 from django.conf import settings
 from django.db import connection
 
-from lwsmail.models import Mailbox
+from hosting.models import Mailbox
 from tests.factories import DomainFactory, MailboxFactory
 
 

@@ -7,8 +7,8 @@ import factory
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
+from hosting.models import CustomerAccount, Domain, Hosting, Mailbox, SystemUser
 from ingest.recording import RecordResult, message_record
-from lwsmail.models import CustomerAccount, Domain, Hosting, Mailbox, SystemUser
 from tracking.services import MessageData
 
 _seq = itertools.count()

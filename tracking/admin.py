@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import admin
 
-from lwsmail.admin_audit import ReadOnlyAdmin
+from hosting.admin_audit import ReadOnlyAdmin
 from tracking.models import OutboundMessage
 from tracking.partitions import CONTENTS, MESSAGES, partitions_list
 

@@ -6,7 +6,7 @@ from django import forms
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils.translation import gettext_lazy as _
 
-from lwsmail.models import Hosting, Mailbox
+from hosting.models import Hosting, Mailbox
 from tracking.models import Source, Status
 from tracking.selectors import MessageFilters
 

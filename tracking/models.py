@@ -9,7 +9,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from lwsmail.models import Domain, Hosting, Mailbox
+from hosting.models import Domain, Hosting, Mailbox
 
 CONTENT_RETENTION = timedelta(hours=72)
 

@@ -12,7 +12,7 @@ import nh3
 from django.db.models import Q
 from django.utils import timezone
 
-from lwsmail.models import Hosting
+from hosting.models import Hosting
 from tracking.mime import clean_text, parse_message
 from tracking.models import OutboundMessage
 from tracking.partitions import MESSAGES, partitioned, partitions_list

@@ -19,7 +19,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from psycopg.types.json import Jsonb
 
-from lwsmail.models import Domain, Mailbox, SystemUser
+from hosting.models import Domain, Mailbox, SystemUser
 from tracking.mime import clean_text
 from tracking.models import CONTENT_RETENTION, MessageContent, OutboundMessage, Source, Status
 from tracking.partitions import CONTENTS, MESSAGES, partitioned, partitions_cover, partitions_drop

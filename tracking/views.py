@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_GET
 
-from lwsmail.access import hosting_for
+from hosting.access import hosting_for
 from tracking.forms import MessageFilterForm
 from tracking.models import MessageContent, OutboundMessage
 from tracking.selectors import (

@@ -4,7 +4,7 @@ from django.contrib import admin, messages
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest
 
-from lwsmail.admin_audit import AuditedAdmin, ReadOnlyAdmin
+from hosting.admin_audit import AuditedAdmin, ReadOnlyAdmin
 from webhooks.forms import EndpointForm
 from webhooks.models import Attempt, Delivery, Endpoint
 from webhooks.services import webhook_delivery_retry

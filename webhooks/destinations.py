@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from functools import lru_cache
 
 import httpx
 from django.conf import settings
 
+from hosting.networks import IPNetwork, networks_of
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 # (test, what the address is), in the order the reason names the first that applies.
 _KINDS = (
@@ -35,13 +35,8 @@ class RefusedDestination(ValueError):
     """A webhook URL that leads somewhere it must not, with the reason."""
 
 
-@lru_cache(maxsize=8)
-def _allowed(source: tuple[str, ...]) -> tuple[IPNetwork, ...]:
-    return tuple(ipaddress.ip_network(n.strip(), strict=False) for n in source if n.strip())
-
-
 def allowed_networks() -> tuple[IPNetwork, ...]:
-    return _allowed(tuple(settings.WEBHOOK_ALLOWED_NETWORKS))
+    return networks_of(settings.WEBHOOK_ALLOWED_NETWORKS, "WEBHOOK_ALLOWED_NETWORKS")
 
 
 def address_refusal(address: IPAddress) -> str | None:

@@ -10,7 +10,7 @@ import random
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -18,12 +18,10 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from limits.counters import REFUSED_KEY, key_parts
-from limits.selectors import counter_hostings
-from lwsmail.models import Hosting
-from ops.counters import count
+from hosting.counters import count
+from hosting.durations import HOUR
+from hosting.models import Hosting
 from webhooks.destinations import RefusedDestination, destination_check, pinned_request_args
-from webhooks.events import Event
 from webhooks.models import Attempt, Delivery, Endpoint
 from webhooks.signing import HEADER, signature
 
@@ -102,7 +100,7 @@ def webhook_event_emit(**occurrence: Any) -> int:
 
 
 def deliveries_queue(ids: list[int], countdown: float = 0) -> None:
-    from lwsmail.celery import app
+    from celery import current_app as app  # the project's app, whichever process runs it
 
     for pk in ids:
         try:
@@ -113,7 +111,7 @@ def deliveries_queue(ids: list[int], countdown: float = 0) -> None:
 
 def _backoff(attempts: int) -> timedelta:
     """30 s after the first failure, doubling up to an hour, ±20 %."""
-    seconds = min(30 * 2 ** (attempts - 1), 3600)
+    seconds = min(30 * 2 ** (attempts - 1), HOUR)
     return timedelta(seconds=seconds * random.uniform(0.8, 1.2))
 
 
@@ -218,31 +216,6 @@ def webhook_delivery_retry(*, delivery: Delivery) -> bool:
     if changed:
         transaction.on_commit(lambda: deliveries_queue([delivery.pk]))
     return bool(changed)
-
-
-def webhook_limits_reached_emit(*, redis, now: float | None = None, since: float = 180) -> int:
-    """Emit limit.reached for the counters the policy service or Rspamd refused in the last
-    `since` seconds, once per counter and clock hour; returns the new deliveries."""
-    if not any(e.wants(Event.LIMIT_REACHED) for e in Endpoint.objects.active()):
-        return 0
-    now = time.time() if now is None else now
-    refused = redis.zrangebyscore(REFUSED_KEY, now - since, "+inf", withscores=True)
-    parsed = [
-        (*parts, at) for raw, at in refused if (parts := key_parts(raw.decode(errors="replace")))
-    ]
-    hostings = counter_hostings([(k, t) for k, t, _ in parsed])
-    occurrences = [
-        Occurrence(
-            event=Event.LIMIT_REACHED,
-            key=f"limit.reached:{kind}:{target}:{int(at // 3600)}",
-            hosting_id=hostings.get((kind, target)),
-            at=datetime.fromtimestamp(at, UTC),
-            data={"kind": kind, "target": target},
-        )
-        for kind, target, at in parsed
-    ]
-    with transaction.atomic():
-        return webhook_events_emit(occurrences=occurrences)
 
 
 def webhook_deliveries_purge(*, now: datetime | None = None) -> int:

@@ -2,14 +2,12 @@ from __future__ import annotations
 
 from celery import shared_task
 from django.db import OperationalError
-from redis import RedisError
 
 from webhooks.models import Delivery
 from webhooks.services import (
     webhook_deliveries_purge,
     webhook_deliveries_queue_due,
     webhook_delivery_attempt,
-    webhook_limits_reached_emit,
 )
 
 
@@ -25,13 +23,6 @@ def deliver_webhook(delivery_id: int) -> str:
 @shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
 def retry_webhooks() -> int:
     return webhook_deliveries_queue_due()
-
-
-@shared_task(autoretry_for=(OperationalError, RedisError), retry_backoff=True, max_retries=3)
-def emit_limits_reached() -> int:
-    from abuse.enforcement.blockstate import client
-
-    return webhook_limits_reached_emit(redis=client())
 
 
 @shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)

@@ -1,4 +1,4 @@
-"""Seed the L-SPAM table of DOMAIN.md and the policy settings; staff edit them afterwards."""
+"""Seed the L-SPAM table of docs/rules.md and the policy settings; staff edit them afterwards."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ H = timedelta(hours=1)
 D = timedelta(days=1)
 
 # code, scope, rank, threshold, window, block duration (None: until unblocked),
-# complaint period, e-mail the customer (every suspension does, DOMAIN.md)
+# complaint period, e-mail the customer (every suspension does, docs/rules.md)
 TIERS = [
     ("L-SPAM00", "address", 0, 1, timedelta(0), 20 * timedelta(minutes=1), None, True),
     ("L-SPAM10", "address", 10, 20, 24 * H, 24 * H, None, True),

@@ -1,4 +1,4 @@
-"""Every suspension e-mails the customer, timed ones included (DOMAIN.md); staff may still
+"""Every suspension e-mails the customer, timed ones included (docs/rules.md); staff may still
 turn a tier's e-mail off in the policy table."""
 
 from __future__ import annotations

@@ -12,7 +12,7 @@
 -- Sending limits of website scripts (mail that never meets the policy service): the
 -- panel publishes in the hash "lwsmail:limits" each system uid's hosting, its limits and
 -- its domains' ("uid:<uid>"), and "admit_sha", the SHA1 of the counting script
--- (limits/counters.py), which it loads into Redis: the policy service and Rspamd count on
+-- (enforcement/lua/admit_function.lua), which it loads into Redis: the policy service and Rspamd count on
 -- the same keys with the same script. The uid is the panel's attribution rule: the
 -- Received line of Postfix's pickup when the milter sees one, else the first
 -- X-PHP-Originating-Script header (PHP writes it before the script's own headers).

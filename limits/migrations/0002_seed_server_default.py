@@ -1,4 +1,4 @@
-"""The server default of DOMAIN.md ("Sending limits"): staff edit it in the admin."""
+"""The server default of docs/rules.md ("Sending limits"): staff edit it in the admin."""
 
 from __future__ import annotations
 

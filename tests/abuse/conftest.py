@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from abuse.enforcement.blockstate import KEY, client
+from enforcement.blockstate import KEY
+from hosting.redis import client
 
 
 @pytest.fixture

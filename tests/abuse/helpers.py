@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import time_machine
 
 from abuse.models import Block, PolicyTier
-from lwsmail.models import Domain, SystemUser
+from hosting.models import Domain, SystemUser
 from tests.factories import record_spam
 
 T0 = datetime(2026, 3, 2, 9, 0, 0, tzinfo=UTC)

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from abuse.models import Block
 from abuse.tasks import lift_expired_blocks
-from lwsmail.models import AuditEvent
+from hosting.models import AuditEvent
 from tests.abuse.helpers import spam_at, standing
 from tests.workers import celery_worker, wait_until
 

@@ -9,8 +9,9 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from abuse.enforcement.blockstate import KEY, RSPAMD_KEY, client
 from abuse.services import blocks_lift_expired, hosting_unblock
+from enforcement.blockstate import KEY, RSPAMD_KEY
+from hosting.redis import client
 from tests.abuse.helpers import spam_at, standing, website_spam_at
 from tests.factories import UserFactory
 

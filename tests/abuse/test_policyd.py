@@ -12,9 +12,9 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from abuse.enforcement.blockstate import client as blockstate_client
-from abuse.enforcement.policyd import PolicyServer, reply
 from abuse.services import hosting_unblock
+from enforcement.policyd import PolicyServer, reply
+from hosting.redis import client as blockstate_client
 from tests.abuse.helpers import spam_at, website_spam_at
 from tests.factories import MailboxFactory, UserFactory
 from tests.harness.common import free_port

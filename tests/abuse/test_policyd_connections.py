@@ -94,7 +94,7 @@ def test_a_client_outside_the_allowed_networks_is_closed_unanswered(running, cap
 
 
 def test_loopback_and_private_networks_are_allowed_by_default():
-    from abuse.enforcement.policyd import networks
+    from enforcement.policyd import networks
 
     allowed = networks(settings.POLICYD_ALLOWED_NETWORKS)
     import ipaddress
@@ -147,7 +147,7 @@ def test_a_connection_accepted_while_stopping_is_answered_then_closed(clean_stat
     # The client's handshake completes in the kernel before the stop; the server accepts it
     # only after: what it asks is still answered, and nothing more is taken from it.
     async def scenario() -> tuple[bytes, bytes]:
-        from abuse.enforcement.policyd import PolicyServer
+        from enforcement.policyd import PolicyServer
 
         policy = PolicyServer()
         port = free_port()

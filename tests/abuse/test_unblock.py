@@ -7,8 +7,8 @@ import pytest
 from abuse.models import Block, Unblock
 from abuse.selectors import Refusal, unblock_availability
 from abuse.services import UnblockRefused, hosting_unblock
-from lwsmail.models import AuditEvent
-from lwsmail.services import hosting_grant_exceptional_unblock
+from hosting.models import AuditEvent
+from hosting.services import hosting_grant_exceptional_unblock
 from tests.abuse.helpers import T0, spam_at, standing, standing_code, website_spam_at
 from tests.factories import MailboxFactory, UserFactory
 

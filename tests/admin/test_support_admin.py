@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from abuse.models import Block, PolicySettings, PolicyTier
-from lwsmail.models import AuditEvent
+from hosting.models import AuditEvent
 from tests.abuse.helpers import spam_at, standing
 from tests.factories import MailboxFactory, UserFactory
 

@@ -13,7 +13,7 @@ from abuse.models import Block, Unblock
 from api.models import ApiToken
 from api.scopes import Scope
 from api.services import api_token_revoke
-from lwsmail.models import AuditEvent
+from hosting.models import AuditEvent
 from tests.abuse.helpers import spam_at, standing
 from tests.factories import MailboxFactory
 

@@ -16,10 +16,10 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from abuse.enforcement.blockstate import KEY, field
-from abuse.enforcement.blockstate import client as blockstate
 from abuse.models import Block
-from limits.models import DomainLimit, Hold, HoldSettings, MailboxLimit
+from enforcement.blockstate import KEY, field
+from hosting.redis import client as blockstate
+from limits.models import DomainLimit, Hold, HoldSettings, MailboxBaseline, MailboxLimit
 from limits.state import limits_rebuild
 from tests.abuse.helpers import spam_at, website_spam_at
 from tests.factories import (
@@ -315,10 +315,17 @@ def test_a_mailbox_held_as_compromised_sends_again_once_its_password_is_changed(
     platform, customer, client
 ):
     box, hosting = customer.box, customer.box.domain.hosting
-    # Staff's thresholds: more than 2 recipients in an hour holds this new mailbox.
+    # Staff's thresholds: more than 2 recipients in an hour holds this mailbox, which has
+    # sent for 20 days (a newer one is never held for volume).
     detection = HoldSettings.load()  # the seeded row, or its defaults after a flush
     detection.volume_floor = 2
     detection.save()
+    MailboxBaseline.objects.create(
+        mailbox=box,
+        hourly=0,
+        first_sent_at=timezone.now() - timedelta(days=20),
+        computed_at=timezone.now(),
+    )
     limits_rebuild()
     for n in range(2):
         platform.send(box.address, subject=f"Note {n}")

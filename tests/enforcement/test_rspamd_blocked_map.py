@@ -8,8 +8,8 @@ from datetime import UTC, timedelta
 import pytest
 from django.utils import timezone
 
-from abuse.enforcement.blockstate import client
 from abuse.models import Block
+from hosting.redis import client
 from ingest.events import ingest_event_create, ingest_event_process, scan_meta
 from tests.abuse.helpers import spam_at, website_spam_at
 from tests.factories import DomainFactory, MailboxFactory

@@ -2,10 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from abuse.enforcement.blockstate import KEY
-from abuse.enforcement.blockstate import client as blockstate_client
-from limits.counters import HOLDS_KEY, PREFIX, SINCE_KEY
-from limits.state import LIMITS_KEY
+from enforcement.blockstate import KEY
+from enforcement.counters import HOLDS_KEY, LIMITS_KEY, PREFIX, SINCE_KEY
+from hosting.redis import client as blockstate_client
 from tests.panel.conftest import customer, logged_in  # noqa: F401 (the panel's customer, marie)
 
 

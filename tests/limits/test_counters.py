@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from limits.counters import REFUSED_KEY, Counter, admit, key, usage
+from enforcement.counters import REFUSED_KEY, Counter, admit, key, usage
 
 T0 = datetime(2026, 3, 2, 9, 0, 0, tzinfo=UTC).timestamp()
 BOX = "contact@boulangerie.example"

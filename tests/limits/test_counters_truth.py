@@ -12,7 +12,7 @@ import time_machine
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
-from limits.counters import SINCE_KEY, Counter, admit, key, usage
+from enforcement.counters import SINCE_KEY, Counter, admit, key, usage
 from limits.state import counters_replay, limits_rebuild
 from tracking.models import OutboundMessage
 from tracking.partitions import MESSAGES, partitions_cover

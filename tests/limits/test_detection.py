@@ -10,7 +10,7 @@ import pytest
 import redis
 from django.conf import settings
 
-from limits.counters import HOLDS_KEY, Counter, Detection, Held, Refusal, admit, key
+from enforcement.counters import HOLDS_KEY, Counter, Detection, Held, Refusal, admit, key
 from tests.concurrency import run_concurrently
 
 T0 = datetime(2026, 2, 28, 23, 30, 0, tzinfo=UTC).timestamp()  # the night before March

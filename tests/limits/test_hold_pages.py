@@ -11,11 +11,10 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from limits.counters import HOLDS_KEY
+from enforcement.counters import HOLDS_KEY, LIMITS_KEY
+from hosting.models import AuditEvent
 from limits.models import Hold, HoldSettings, MailboxBaseline
 from limits.services import hold_record
-from limits.state import LIMITS_KEY
-from lwsmail.models import AuditEvent
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db

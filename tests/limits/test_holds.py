@@ -13,7 +13,8 @@ from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
 
-from limits.counters import HOLDS_KEY, key
+from enforcement.counters import HOLDS_KEY, LIMITS_KEY, key
+from hosting.models import AuditEvent
 from limits.models import Hold, HoldSettings, MailboxBaseline
 from limits.notifications import hold_notify
 from limits.services import (
@@ -23,8 +24,7 @@ from limits.services import (
     mailbox_baselines_compute,
     mailbox_password_change,
 )
-from limits.state import LIMITS_KEY, limits_rebuild
-from lwsmail.models import AuditEvent
+from limits.state import limits_rebuild
 from tests.abuse.test_policyd import Running, ask
 from tracking.models import OutboundMessage
 from tracking.partitions import MESSAGES, partitions_cover

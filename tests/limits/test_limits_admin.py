@@ -7,10 +7,9 @@ import json
 import pytest
 from django.urls import reverse
 
-from limits.counters import Counter, admit
+from enforcement.counters import LIMITS_KEY, Counter, admit
+from hosting.models import AuditEvent
 from limits.models import SendingLimits
-from limits.state import LIMITS_KEY
-from lwsmail.models import AuditEvent
 from tests.factories import MailboxFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

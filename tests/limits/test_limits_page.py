@@ -8,10 +8,9 @@ import random
 import pytest
 from django.urls import reverse
 
-from limits.counters import Counter, admit
+from enforcement.counters import LIMITS_KEY, Counter, admit
+from hosting.models import AuditEvent
 from limits.models import DomainLimit, MailboxLimit, SendingLimits
-from limits.state import LIMITS_KEY
-from lwsmail.models import AuditEvent
 from tests.factories import MailboxFactory
 from tests.panel.conftest import PASSWORD
 

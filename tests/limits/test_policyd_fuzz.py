@@ -9,7 +9,7 @@ import socket
 
 import pytest
 
-from limits.counters import HOLDS_KEY
+from enforcement.counters import HOLDS_KEY
 from limits.state import limits_rebuild
 from tests.abuse.test_policyd import Running, ask
 

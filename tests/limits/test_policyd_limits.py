@@ -84,7 +84,7 @@ def test_unauthenticated_mail_is_nobodys_quota(policyd):
 
 
 def test_a_blocked_sender_is_refused_for_the_block_and_not_counted(policyd, clean_redis):
-    from abuse.enforcement.blockstate import KEY, field
+    from enforcement.blockstate import KEY, field
 
     box = MailboxFactory()
     limits_rebuild()

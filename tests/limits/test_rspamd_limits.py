@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from enforcement.counters import key, usage
 from ingest.events import ingest_event_process
-from limits.counters import key, usage
 from limits.models import DomainLimit, SendingLimits
 from limits.state import limits_rebuild
 from tests.factories import DomainFactory, SystemUserFactory

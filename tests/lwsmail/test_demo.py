@@ -4,7 +4,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from abuse.models import Block
-from lwsmail.models import Hosting
+from hosting.models import Hosting
 from tracking.models import MessageContent, OutboundMessage
 
 pytestmark = pytest.mark.django_db

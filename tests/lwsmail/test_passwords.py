@@ -4,9 +4,9 @@ import warnings
 
 import pytest
 
-from lwsmail.models import AuditEvent
-from lwsmail.passwords import dovecot_hash, dovecot_verify
-from lwsmail.services import InvalidPassword, mailbox_set_password
+from hosting.models import AuditEvent
+from hosting.passwords import dovecot_hash, dovecot_verify
+from hosting.services import InvalidPassword, mailbox_set_password
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)

@@ -12,7 +12,7 @@ import yaml
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
-from ops.counters import KEY, count
+from hosting.counters import KEY, count
 from tests.abuse.helpers import spam_at
 from tests.abuse.test_policyd import Running, ask
 from tests.webhooks.receiver import Answer, Receiver
@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(autouse=True)
 def fresh_counters(redis_client):
-    from abuse.enforcement.blockstate import client
+    from hosting.redis import client
 
     client.cache_clear()
     redis_client.delete(KEY)
@@ -116,7 +116,7 @@ def test_recorded_messages_and_webhook_failures_are_counted_across_processes(cli
 def test_policy_service_answers_and_their_latency_reach_the_metrics(
     client, settings, mailbox, redis_client, django_capture_on_commit_callbacks
 ):
-    from abuse.enforcement.blockstate import KEY as BLOCKS
+    from enforcement.blockstate import KEY as BLOCKS
 
     redis_client.delete(BLOCKS)
     settings.POLICYD_STATS_SECONDS = 0.1

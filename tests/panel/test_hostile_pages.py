@@ -11,8 +11,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from hosting.passwords import dovecot_verify
 from ingest.recording import message_record
-from lwsmail.passwords import dovecot_verify
 from tests.factories import MailboxFactory, message_data
 
 pytestmark = pytest.mark.django_db

@@ -97,7 +97,7 @@ def test_the_unblock_history_says_when_the_last_was_and_when_the_next_is_possibl
 
 
 def test_support_granting_an_exceptional_unblock_is_said_on_the_page(logged_in, abuse_blocked):
-    from lwsmail.services import hosting_grant_exceptional_unblock
+    from hosting.services import hosting_grant_exceptional_unblock
     from tests.factories import UserFactory
 
     staff = UserFactory(username="support", is_staff=True)
@@ -140,8 +140,8 @@ def test_every_time_names_its_zone_and_a_timed_blocks_end_matches_the_smtp_reply
     import re
     from datetime import datetime
 
-    from abuse.enforcement.blockstate import value
-    from abuse.enforcement.policyd import reply
+    from enforcement.blockstate import value
+    from enforcement.policyd import reply
 
     spam_at(customer.box.address, timezone.now())  # L-SPAM00 for 20 minutes
     block = Block.objects.get(target=customer.box.address)

@@ -8,9 +8,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from abuse.models import Unblock
+from hosting.models import AuditEvent
+from hosting.passwords import dovecot_verify
 from ingest.recording import message_record
-from lwsmail.models import AuditEvent
-from lwsmail.passwords import dovecot_verify
 from tests.abuse.helpers import spam_at
 from tests.factories import message_data
 
@@ -242,7 +242,7 @@ def test_an_expired_block_ends_at_its_own_end_time_whichever_path_notices(
 ):
     from abuse.models import Block
     from abuse.services import blocks_lift_expired
-    from lwsmail.models import AuditEvent
+    from hosting.models import AuditEvent
 
     spam_at(customer.box.address, timezone.now() - timedelta(hours=2))  # L-SPAM00, 20 min
     block = Block.objects.get(target=customer.box.address)
@@ -314,7 +314,7 @@ def test_the_action_history_names_the_early_warning_as_such(logged_in, customer)
 
 
 def test_the_current_password_cannot_be_set_again(logged_in, customer):
-    from lwsmail.services import mailbox_set_password
+    from hosting.services import mailbox_set_password
 
     mailbox_set_password(mailbox=customer.box, password="Old-Long-Secret-1", user=customer)
     url = reverse("mailbox-password", args=[customer.hosting.pk, customer.box.pk])

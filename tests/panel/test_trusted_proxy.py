@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.test import override_settings
 
-from lwsmail.models import AuditEvent
+from hosting.models import AuditEvent
 from tests.panel.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db

@@ -85,7 +85,7 @@ def test_the_fast_header_path_reads_what_the_registry_reads():
     import random
     from datetime import UTC, datetime
 
-    from lwsmail.sample_mail import sample_message
+    from demo.sample_mail import sample_message
 
     rng = random.Random(14)
     cases = [

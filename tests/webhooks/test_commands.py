@@ -5,7 +5,7 @@ import time
 import pytest
 from django.core.management import CommandError, call_command
 
-from limits.counters import REFUSED_KEY, key
+from enforcement.counters import REFUSED_KEY, key
 from webhooks.models import Delivery
 
 pytestmark = pytest.mark.django_db
@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 def test_the_limits_command_tells_what_was_refused_and_refuses_a_bad_window(
     endpoint, mailbox, redis_client, capsys
 ):
-    from abuse.enforcement.blockstate import client
+    from hosting.redis import client
 
     client.cache_clear()
     redis_client.zadd(REFUSED_KEY, {key("mailbox", mailbox.address): time.time()})

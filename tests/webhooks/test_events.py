@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from abuse.notifications import block_notify
 from abuse.services import block_lift, blocks_lift_expired, hosting_unblock
-from limits.counters import REFUSED_KEY, key
+from enforcement.counters import REFUSED_KEY, key
 from tests.abuse.helpers import T0, spam_at, standing
 from tests.factories import MailboxFactory, UserFactory
 from webhooks.events import Event

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from lwsmail.models import AuditEvent
+from hosting.models import AuditEvent
 from tests.factories import UserFactory
 from tests.webhooks.receiver import Answer, Receiver
 from webhooks.events import Event

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 from redis import RedisError
 
-from abuse.enforcement.blockstate import blockstate_rebuild
+from abuse.services import blockstate_rebuild
 
 
 class Command(BaseCommand):

@@ -1,0 +1,148 @@
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
+
+from hosting.access import client_ip
+from hosting.admin_audit import AuditedAdmin, ReadOnlyAdmin
+from hosting.models import AuditEvent, CustomerAccount, Domain, Hosting, Mailbox, SystemUser
+from hosting.services import hosting_grant_exceptional_unblock
+
+
+class HostingInline(admin.TabularInline):
+    model = Hosting
+    fields = ["name"]
+    extra = 0
+    show_change_link = True
+
+
+@admin.register(CustomerAccount)
+class CustomerAccountAdmin(AuditedAdmin):
+    list_display = ["name", "contact_email", "language", "created_at"]
+    list_filter = ["language"]
+    search_fields = [
+        "name",
+        "contact_email",
+        "users__username",
+        "users__email",
+        "hostings__name",
+        "hostings__domains__name",
+        "hostings__domains__mailboxes__address",
+    ]
+    filter_horizontal = ["users"]
+    inlines = [HostingInline]
+
+
+class SystemUserInline(admin.TabularInline):
+    model = SystemUser
+    extra = 0
+    verbose_name_plural = "system users (mail their scripts send with sendmail counts here)"
+
+
+class DomainInline(admin.TabularInline):
+    model = Domain
+    extra = 0
+    show_change_link = True
+
+
+@admin.register(Hosting)
+class HostingAdmin(AuditedAdmin):
+    list_display = [
+        "name",
+        "customer",
+        "exceptional_unblock_granted_at",
+        "created_at",
+        "customer_view",
+    ]
+    list_select_related = ["customer"]
+    search_fields = [
+        "name",
+        "customer__name",
+        "customer__contact_email",
+        "domains__name",
+        "domains__mailboxes__address",
+    ]
+    readonly_fields = ["exceptional_unblock_granted_at", "exceptional_unblock_granted_by"]
+    autocomplete_fields = ["customer"]
+    inlines = [DomainInline, SystemUserInline]
+    actions = ["grant_exceptional_unblock"]
+
+    @admin.display(description="what the customer sees")
+    def customer_view(self, obj: Hosting) -> str:
+        return format_html(
+            '<a href="{}">addresses</a> · <a href="{}">Mail Abuse</a> · <a href="{}">history</a>',
+            reverse("addresses", args=[obj.pk]),
+            reverse("mail-abuse", args=[obj.pk]),
+            reverse("tracking", args=[obj.pk]),
+        )
+
+    @admin.action(description="Grant one exceptional unblock (despite the 90-day rule)")
+    def grant_exceptional_unblock(self, request: HttpRequest, queryset: QuerySet[Hosting]) -> None:
+        granted = [
+            h
+            for h in queryset
+            if hosting_grant_exceptional_unblock(
+                hosting=h, user=request.user, client_ip=client_ip(request)
+            )
+        ]
+        if granted:
+            self.message_user(request, f"Exceptional unblock granted to {len(granted)} hosting(s).")
+        if len(granted) < queryset.count():
+            self.message_user(
+                request,
+                "Some hostings already had an unused exceptional unblock.",
+                level=messages.WARNING,
+            )
+
+
+class MailboxInline(admin.TabularInline):
+    model = Mailbox
+    fields = ["address", "password_changed_at"]
+    readonly_fields = ["password_changed_at"]
+    extra = 0
+    show_change_link = True
+
+
+@admin.register(Domain)
+class DomainAdmin(AuditedAdmin):
+    list_display = ["name", "hosting"]
+    list_select_related = ["hosting"]
+    search_fields = ["name", "hosting__name", "hosting__customer__name", "mailboxes__address"]
+    autocomplete_fields = ["hosting"]
+    inlines = [MailboxInline]
+
+
+@admin.register(Mailbox)
+class MailboxAdmin(AuditedAdmin):
+    list_display = ["address", "domain", "password_changed_at", "created_at"]
+    list_select_related = ["domain"]
+    search_fields = [
+        "address",
+        "domain__name",
+        "domain__hosting__name",
+        "domain__hosting__customer__name",
+    ]
+    # The hash is written only by the password service; staff never see or type it.
+    exclude = ["password_hash"]
+    readonly_fields = ["password_changed_at"]
+    autocomplete_fields = ["domain"]
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    list_display = [
+        "created_at",
+        "action",
+        "subject",
+        "actor",
+        "actor_kind",
+        "hosting",
+        "client_ip",
+    ]
+    list_filter = ["actor_kind", "action"]
+    list_select_related = ["actor", "hosting"]
+    search_fields = ["subject", "hosting__name", "hosting__customer__name", "actor__username"]
+    show_full_result_count = False

@@ -1,0 +1,43 @@
+"""Sending the panel's own e-mails: templates/emails/<name>-subject.txt, -body.txt and
+-body.html, rendered in the language active when called."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.template.loader import render_to_string
+
+from webhooks.events import Event
+from webhooks.services import webhook_event_emit
+
+# Tasks that send an e-mail: the SMTP server may be down for a while (late ack, retries
+# spread over about an hour); what they send is guarded by a row lock, so a retry is safe.
+MAIL_TASK_OPTIONS = {
+    "acks_late": True,
+    "retry_backoff": 10,
+    "retry_backoff_max": 600,
+    "retry_jitter": True,
+    "max_retries": 10,
+}
+
+
+def email_send(
+    *, name: str, context: dict, to: list[str], message_id: str, hosting_id: int | None = None
+) -> None:
+    """Render and send one e-mail, and tell the webhooks (email.sent) once it is handed to
+    the SMTP server; the same Message-ID on a resend lets the receiving side see a duplicate."""
+    subject = render_to_string(f"emails/{name}-subject.txt", context).strip()
+    message = EmailMultiAlternatives(
+        subject=" ".join(subject.split()),
+        body=render_to_string(f"emails/{name}-body.txt", context),
+        to=to,
+        headers={"Message-ID": f"<{message_id}@{settings.EMAIL_MESSAGE_ID_DOMAIN}>"},
+    )
+    message.attach_alternative(render_to_string(f"emails/{name}-body.html", context), "text/html")
+    message.send()
+    webhook_event_emit(
+        event=Event.EMAIL_SENT,
+        key=f"email.sent:{message_id}",
+        hosting_id=hosting_id,
+        data={"template": name, "to": to, "subject": message.subject, "message_id": message_id},
+    )
