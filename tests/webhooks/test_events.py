@@ -11,11 +11,12 @@ from django.utils import timezone
 from abuse.notifications import block_notify
 from abuse.services import block_lift, blocks_lift_expired, hosting_unblock
 from enforcement.counters import REFUSED_KEY, key
+from limits.services import webhook_limits_reached_emit
 from tests.abuse.helpers import T0, spam_at, standing
 from tests.factories import MailboxFactory, UserFactory
 from webhooks.events import Event
 from webhooks.models import Delivery, Endpoint
-from webhooks.services import Occurrence, webhook_events_emit, webhook_limits_reached_emit
+from webhooks.services import Occurrence, webhook_events_emit
 
 pytestmark = pytest.mark.django_db
 
