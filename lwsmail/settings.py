@@ -145,7 +145,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
 
-# SMTP policy service: block state kept in Redis (off only for the Redis-less demo).
+# SMTP policy service: block state kept in Redis (off only for a panel run without Redis).
 POLICY_BLOCKSTATE_ENABLED = env.bool("POLICY_BLOCKSTATE_ENABLED", default=True)
 # Redis or PostgreSQL unreachable: True lets mail through (DUNNO) and logs; False defers it.
 POLICYD_FAIL_OPEN = env.bool("POLICYD_FAIL_OPEN", default=True)
