@@ -207,9 +207,12 @@ class MailboxBaseline(models.Model):
 
     def holds_for_volume(self, *, history_days: int, now: datetime) -> bool:
         """Whether it has sent long enough to be held for volume (docs/rules.md: 14 days)."""
-        return self.first_sent_at is not None and self.first_sent_at <= now - timedelta(
-            days=history_days
-        )
+        if self.first_sent_at is None:
+            # A row computed before the first message was kept (the upgrade): it had a
+            # baseline, 37 busy hours at least, so it is no new mailbox; the next
+            # computation (every 6 hours) writes its first message.
+            return True
+        return self.first_sent_at <= now - timedelta(days=history_days)
 
 
 class HoldQuerySet(models.QuerySet["Hold"]):

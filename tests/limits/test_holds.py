@@ -150,6 +150,16 @@ def test_a_mailbox_is_held_for_volume_only_after_14_days_of_sending_history(
     assert published["hv"] == (50 if held_for_volume else 0)
 
 
+def test_a_baseline_computed_before_the_upgrade_still_holds_for_volume(customer, clean_redis):
+    # Rows written before first_sent_at existed had a baseline: no new mailbox's.
+    MailboxBaseline.objects.create(mailbox=customer.box, hourly=12, computed_at=NOW)
+
+    limits_rebuild()
+
+    published = json.loads(clean_redis.hget(LIMITS_KEY, f"mailbox:{customer.box.address}"))
+    assert published["hv"] == 120
+
+
 def test_a_new_mailbox_sending_up_to_its_hourly_limit_is_never_held_for_volume(
     customer, clean_redis
 ):
