@@ -166,7 +166,7 @@ def push_run(
     acks: list[float] = []
 
     def recorded() -> int:
-        # The workers' own count of recorded messages (ops/counters.py), one Redis read: a
+        # The workers' own count of recorded messages (hosting/counters.py), one Redis read: a
         # COUNT(*) over 10^6 stored messages every 50 ms took CPU from the workers measured.
         return int(redis.hget(KEY, "ingest_recorded") or 0)
 

@@ -2,7 +2,7 @@
 
 Postfix sends name=value lines ending with a blank line, per message, over long-lived
 connections; we answer `action=...` and a blank line. Block state comes from the Redis
-hash that the block services keep (abuse/blockstate.py); PostgreSQL is never on this path.
+hash that the block services keep (enforcement/blockstate.py); PostgreSQL is never on this path.
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ def answer_kind(action: str) -> str:
 
 class AnswerStats:
     """Answers and their latency since the last flush, added to the shared counters
-    (ops/counters.py) every few seconds in one pipeline, never a Redis call per answer."""
+    (hosting/counters.py) every few seconds in one pipeline, never a Redis call per answer."""
 
     def __init__(self) -> None:
         self.reset()

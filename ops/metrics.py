@@ -1,5 +1,5 @@
 """What the /metrics endpoint reports, read at each scrape: the shared event counters
-(ops/counters.py) and the state PostgreSQL holds now (ingest backlog, blocks, holds,
+(hosting/counters.py) and the state PostgreSQL holds now (ingest backlog, blocks, holds,
 webhook deliveries). Each figure is one indexed query; nothing here scans the message store."""
 
 from __future__ import annotations
