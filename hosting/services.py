@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Any
 
+from django.contrib.auth import password_validation
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -21,6 +24,18 @@ MAX_MAILBOX_PASSWORD_BYTES = 72
 
 class InvalidPassword(ValueError):
     pass
+
+
+@functools.cache
+def _common_password_validators() -> list:
+    # Django's own lists and messages (translated): among the 20,000 most common passwords,
+    # or digits only. Loaded once, when the first password is set.
+    return password_validation.get_password_validators(
+        [
+            {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+            {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+        ]
+    )
 
 
 def _actor_kind(user: AbstractBaseUser | None) -> str:
@@ -77,6 +92,14 @@ def mailbox_set_password(
         raise InvalidPassword(_("The password must not contain a NUL character."))
     if mailbox.address.partition("@")[0].lower() in password.lower():
         raise InvalidPassword(_("The password must not contain the name of the address."))
+    if password.strip().lower() == mailbox.address.lower():
+        raise InvalidPassword(_("The password must not be the address itself."))
+    try:
+        password_validation.validate_password(
+            password, password_validators=_common_password_validators()
+        )
+    except ValidationError as exc:
+        raise InvalidPassword(" ".join(exc.messages)) from None
     if mailbox.password_hash and dovecot_verify(password, mailbox.password_hash):
         # A stolen password is the usual cause of a block: the old one must go.
         raise InvalidPassword(_("Choose a new password, not the one this address has now."))

@@ -110,6 +110,32 @@ def test_mismatched_passwords_are_refused(logged_in, customer):
     assert "The two passwords differ." in response.content.decode()
 
 
+@pytest.mark.parametrize(
+    ("language", "password", "says"),
+    [
+        ("en", "qwertyuiop", "This password is too common."),
+        ("en", "1234567890123", "This password is entirely numeric."),
+        ("fr", "azertyuiop", "Ce mot de passe est trop courant."),
+        ("it", "motdepasse", "Questa password è troppo comune."),
+        ("en", "contact@boulangerie.example", "must not"),
+    ],
+)
+def test_a_common_numeric_or_self_naming_password_is_refused_in_the_readers_language(
+    logged_in, customer, settings, language, password, says
+):
+    logged_in.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+    url = reverse("mailbox-password", args=[customer.hosting.pk, customer.box.pk])
+
+    response = logged_in.post(url, {"password1": password, "password2": password})
+
+    assert response.status_code == 400
+    assert says in response.content.decode()
+    customer.box.refresh_from_db()
+    assert not customer.box.password_hash or not dovecot_verify(
+        password, customer.box.password_hash
+    )
+
+
 def _record(customer, *, minutes_ago: int, subject: str = "Hello", score: float = 1.0, n: int = 0):
     data = message_data(
         sender=customer.box.address,
