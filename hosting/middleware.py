@@ -48,10 +48,6 @@ def _trusted_networks() -> tuple[IPNetwork, ...]:
         raise ImproperlyConfigured(str(exc)) from None
 
 
-def _is_trusted(value: str, networks: tuple[IPNetwork, ...]) -> bool:
-    return address_in(value, networks)
-
-
 def proxy_headers_settle(meta: MutableMapping[str, object]) -> None:
     """Believe X-Forwarded-For and X-Forwarded-Proto only from TRUSTED_PROXIES.
 
@@ -63,10 +59,10 @@ def proxy_headers_settle(meta: MutableMapping[str, object]) -> None:
         return  # a second pass would take the client for the proxy
     meta[PROXY_HEADERS_SETTLED] = True
     networks = _trusted_networks()
-    if networks and _is_trusted(str(meta.get("REMOTE_ADDR", "")), networks):
+    if networks and address_in(str(meta.get("REMOTE_ADDR", "")), networks):
         forwarded = str(meta.get("HTTP_X_FORWARDED_FOR", ""))
         hops = [h.strip() for h in forwarded.split(",") if h.strip()]
-        while hops and _is_trusted(hops[-1], networks):
+        while hops and address_in(hops[-1], networks):
             hops.pop()
         # Garbage from the client's side of the proxy: the proxy's address stays.
         if hops:

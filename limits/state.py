@@ -220,7 +220,9 @@ def counters_replay(*, now: float | None = None, batch: int = 1000) -> int:
     if since <= now - DAY:
         raise CountersWhole(f"the counters are whole since {time.ctime(since)}")
     messages = (
+        # Mail no hosting owns (an unknown sender or uid) was counted on no counter.
         OutboundMessage.objects.filter(
+            hosting__isnull=False,
             status=Status.SENT,
             sent_at__gt=datetime.fromtimestamp(now - DAY, UTC),
             sent_at__lt=datetime.fromtimestamp(since, UTC),

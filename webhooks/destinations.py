@@ -16,9 +16,7 @@ import socket
 import httpx
 from django.conf import settings
 
-from hosting.networks import IPNetwork, networks_of
-
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+from hosting.networks import IPAddress, IPNetwork, networks_of
 
 # (test, what the address is), in the order the reason names the first that applies.
 _KINDS = (

@@ -99,6 +99,24 @@ def test_the_replay_counts_the_last_24_hours_that_redis_never_counted(clean_redi
     assert domain[key("domain", box.domain.name)].last_day == 5
 
 
+def test_the_replay_skips_mail_no_hosting_owns(clean_redis, customer):
+    clean_redis.delete(SINCE_KEY)
+    partitions_cover(scheme=MESSAGES, moments=[NOW - timedelta(hours=1)])
+    OutboundMessage.objects.create(
+        identity=uuid.uuid4().hex,
+        sender="nobody@unknown.example",
+        source="website",
+        recipients=["r@example.org"],
+        sent_at=NOW - timedelta(hours=1),
+        score=1.0,
+    )
+    sent(customer.box, NOW - timedelta(hours=2), 3)
+
+    with time_machine.travel(NOW, tick=False):
+        assert counters_replay(now=NOW.timestamp()) == 1
+    assert not clean_redis.exists(key("hosting", "none"))
+
+
 def test_the_replay_counts_only_what_came_before_counting_resumed(clean_redis, customer):
     box = customer.box
     clean_redis.set(SINCE_KEY, (NOW - timedelta(minutes=10)).timestamp())

@@ -64,8 +64,8 @@ class Command(BaseCommand):
             # The state the beat jobs keep, at once: blocks and limits for the policy
             # service, and the last 24 hours counted, so the meters show what was sent.
             blockstate_rebuild()
-            counters_replay()
             limits_rebuild()
+            counters_replay()
             if no_serve or stop.is_set():
                 return
             parts.append(("worker", _start(_worker_args(run_dir), run_dir)))
