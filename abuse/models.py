@@ -175,7 +175,7 @@ class Block(models.Model):
     hosting = models.ForeignKey(Hosting, on_delete=models.PROTECT, related_name="blocks")
     domain = models.ForeignKey(Domain, on_delete=models.PROTECT, related_name="blocks")
     mailbox = models.ForeignKey(
-        Mailbox, null=True, blank=True, on_delete=models.PROTECT, related_name="blocks"
+        Mailbox, null=True, blank=True, on_delete=models.SET_NULL, related_name="blocks"
     )
     tier = models.ForeignKey(PolicyTier, on_delete=models.PROTECT, related_name="blocks")
     # Copied from the tier when the block starts, so editing the table never rewrites history.

@@ -91,6 +91,13 @@ class Mailbox(models.Model):
     # Dovecot scheme-prefixed hash, e.g. "{BLF-CRYPT}$2y$10$…"; never the clear text.
     password_hash = models.CharField(max_length=255, blank=True)
     password_changed_at = models.DateTimeField(null=True, blank=True)
+    # Suspended by staff: every login refused with the reason, which the customer reads;
+    # incoming mail is still delivered and nothing is deleted.
+    suspended_at = models.DateTimeField(_("suspended at"), null=True, blank=True)
+    suspended_reason = models.CharField(_("reason for the suspension"), max_length=300, blank=True)
+    suspended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -104,6 +111,9 @@ class Mailbox(models.Model):
 
     def __str__(self) -> str:
         return self.address
+
+    def is_suspended(self) -> bool:
+        return self.suspended_at is not None
 
 
 class AuditEvent(models.Model):

@@ -9,12 +9,13 @@ from typing import Any
 from django.contrib.auth import password_validation
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from hosting.models import AuditEvent, Hosting, Mailbox
-from hosting.passwords import dovecot_hash, dovecot_verify
+from hosting.models import AuditEvent, Domain, Hosting, Mailbox
+from hosting.passwords import HashRefused, dovecot_hash, dovecot_verify, hash_check
 
 MIN_MAILBOX_PASSWORD_LENGTH = 10
 # BLF-CRYPT (bcrypt) reads the first 72 bytes only: a longer password would not be what
@@ -24,6 +25,10 @@ MAX_MAILBOX_PASSWORD_BYTES = 72
 
 class InvalidPassword(ValueError):
     pass
+
+
+class MailboxRefused(ValueError):
+    """A mailbox that cannot be created as asked, and why."""
 
 
 @functools.cache
@@ -74,10 +79,9 @@ def audit_record(**kwargs: Any) -> AuditEvent:
     return event
 
 
-def mailbox_set_password(
-    *, mailbox: Mailbox, password: str, user: AbstractBaseUser | None, client_ip: str | None = None
-) -> None:
-    """Store a new Dovecot-compatible hash for a mailbox, audited."""
+def password_check(*, address: str, password: str) -> None:
+    """InvalidPassword with the reason, in the reader's language, if `password` may not
+    protect `address`."""
     if len(password) < MIN_MAILBOX_PASSWORD_LENGTH:
         raise InvalidPassword(
             _("The password must be at least %(n)d characters long.")
@@ -90,9 +94,9 @@ def mailbox_set_password(
         )
     if "\x00" in password:
         raise InvalidPassword(_("The password must not contain a NUL character."))
-    if mailbox.address.partition("@")[0].lower() in password.lower():
+    if address.partition("@")[0].lower() in password.lower():
         raise InvalidPassword(_("The password must not contain the name of the address."))
-    if password.strip().lower() == mailbox.address.lower():
+    if password.strip().lower() == address.lower():
         raise InvalidPassword(_("The password must not be the address itself."))
     try:
         password_validation.validate_password(
@@ -100,6 +104,13 @@ def mailbox_set_password(
         )
     except ValidationError as exc:
         raise InvalidPassword(" ".join(exc.messages)) from None
+
+
+def mailbox_set_password(
+    *, mailbox: Mailbox, password: str, user: AbstractBaseUser | None, client_ip: str | None = None
+) -> None:
+    """Store a new Dovecot-compatible hash for a mailbox, audited."""
+    password_check(address=mailbox.address, password=password)
     if mailbox.password_hash and dovecot_verify(password, mailbox.password_hash):
         # A stolen password is the usual cause of a block: the old one must go.
         raise InvalidPassword(_("Choose a new password, not the one this address has now."))
@@ -141,3 +152,114 @@ def hosting_grant_exceptional_unblock(
         fields=["exceptional_unblock_granted_at", "exceptional_unblock_granted_by"]
     )
     return bool(changed)
+
+
+def mailbox_create(
+    *,
+    domain: Domain,
+    address: str,
+    password: str = "",
+    password_hash: str = "",
+    user: AbstractBaseUser | None,
+    client_ip: str | None = None,
+) -> Mailbox:
+    """Create a mailbox of `domain` with a clear password (checked, then hashed) or a hash
+    it had elsewhere, audited (MailboxRefused, InvalidPassword)."""
+    address = address.strip().lower()
+    try:
+        validate_email(address)
+    except ValidationError:
+        raise MailboxRefused(f"{address[:100]!r} is not an e-mail address") from None
+    if address.rpartition("@")[2] != domain.name:
+        raise MailboxRefused(f"{address} is not an address of {domain.name}")
+    if bool(password) == bool(password_hash):
+        raise MailboxRefused("give either a password or a password hash")
+    if password:
+        password_check(address=address, password=password)
+        stored = dovecot_hash(password)
+    else:
+        try:
+            stored = hash_check(password_hash)
+        except HashRefused as exc:
+            raise MailboxRefused(str(exc)) from None
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            mailbox = Mailbox.objects.create(
+                domain=domain, address=address, password_hash=stored, password_changed_at=now
+            )
+            audit_record(
+                action="mailbox.created",
+                actor=user,
+                hosting=domain.hosting_id,
+                subject=address,
+                data={"scheme": stored[1 : stored.index("}")]},
+                client_ip=client_ip,
+                at=now,
+            )
+    except IntegrityError:
+        raise MailboxRefused(f"{address} exists already") from None
+    return mailbox
+
+
+def mailbox_suspend(
+    *, mailbox: Mailbox, reason: str, user: AbstractBaseUser, client_ip: str | None = None
+) -> bool:
+    """Refuse every login of a mailbox, with a reason the customer reads; False if it was
+    suspended already (its reason is kept)."""
+    reason = " ".join(reason.split())[:300]
+    if not reason:
+        raise MailboxRefused("give the reason the customer will read")
+    now = timezone.now()
+    with transaction.atomic():
+        changed = Mailbox.objects.filter(pk=mailbox.pk, suspended_at__isnull=True).update(
+            suspended_at=now, suspended_reason=reason, suspended_by=user
+        )
+        if changed:
+            audit_record(
+                action="mailbox.suspended",
+                actor=user,
+                hosting=mailbox.domain.hosting_id,
+                subject=mailbox.address,
+                data={"reason": reason},
+                client_ip=client_ip,
+                at=now,
+            )
+    mailbox.refresh_from_db(fields=["suspended_at", "suspended_reason", "suspended_by"])
+    return bool(changed)
+
+
+def mailbox_reactivate(
+    *, mailbox: Mailbox, user: AbstractBaseUser | None, client_ip: str | None = None
+) -> bool:
+    """Let a suspended mailbox log in again, audited; False if it was not suspended."""
+    with transaction.atomic():
+        changed = Mailbox.objects.filter(pk=mailbox.pk, suspended_at__isnull=False).update(
+            suspended_at=None, suspended_reason="", suspended_by=None
+        )
+        if changed:
+            audit_record(
+                action="mailbox.reactivated",
+                actor=user,
+                hosting=mailbox.domain.hosting_id,
+                subject=mailbox.address,
+                client_ip=client_ip,
+            )
+    mailbox.refresh_from_db(fields=["suspended_at", "suspended_reason", "suspended_by"])
+    return bool(changed)
+
+
+def mailbox_delete(
+    *, mailbox: Mailbox, user: AbstractBaseUser | None, client_ip: str | None = None
+) -> None:
+    """Delete a mailbox (no login opens it from now on); its sent mail, blocks and audit
+    trail stay, by address."""
+    with transaction.atomic():
+        audit_record(
+            action="mailbox.deleted",
+            actor=user,
+            hosting=mailbox.domain.hosting_id,
+            subject=mailbox.address,
+            client_ip=client_ip,
+        )
+        mailbox.delete()

@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "enforcement",
     "abuse",
     "limits",
+    "mailaccess",
     "ingest",
     "panel",
     "api",
@@ -214,6 +215,10 @@ WEBHOOK_KEEP_DAYS = env.int("WEBHOOK_KEEP_DAYS", default=30)
 # Webhooks go to public addresses only (webhooks/destinations.py): loopback, private,
 # link-local, multicast and reserved ones are refused unless inside one of these networks.
 WEBHOOK_ALLOWED_NETWORKS = env.list("WEBHOOK_ALLOWED_NETWORKS", default=[])
+
+# Dovecot reads the mailbox passwords through a read-only role (mailaccess/passdb.py);
+# `manage.py dovecot_role` gives it this password. Empty: the command refuses to run.
+DOVECOT_DB_PASSWORD = env.str("DOVECOT_DB_PASSWORD", default="")
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

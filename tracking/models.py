@@ -59,7 +59,7 @@ class OutboundMessage(models.Model):
         Mailbox,
         null=True,
         blank=True,
-        on_delete=models.PROTECT,
+        on_delete=models.SET_NULL,
         related_name="messages",
         db_constraint=False,
         db_index=False,  # msg_mailbox_recent leads with it

@@ -66,3 +66,19 @@ def background(args: list[str], *, env: dict[str, str], log: Path) -> Iterator[s
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
+
+
+def self_signed_certificate(directory: Path, name: str) -> tuple[Path, Path]:
+    """A throw-away certificate and key for `name`, made with openssl."""
+    cert, key = directory / f"{name}.crt", directory / f"{name}.key"
+    subprocess.run(
+        [
+            *(require_binary("openssl", "openssl"), "req", "-x509", "-newkey", "rsa:2048"),
+            *("-nodes", "-days", "1", "-subj", f"/CN={name}"),
+            *("-keyout", str(key), "-out", str(cert)),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    return cert, key

@@ -10,20 +10,31 @@ from __future__ import annotations
 import pwd
 import shutil
 import smtplib
+import ssl
 import subprocess
 import tempfile
 from pathlib import Path
 
-from tests.harness.common import ROOT, free_port, require_binary, wait_for
+from tests.harness.common import (
+    ROOT,
+    free_port,
+    require_binary,
+    self_signed_certificate,
+    wait_for,
+)
 
 DEPLOY = ROOT / "deploy" / "postfix"
 
 
 class Postfix:
-    def __init__(self, *, milter_port: int, policy_port: int, relay_port: int) -> None:
+    def __init__(
+        self, *, milter_port: int, policy_port: int, relay_port: int, sasl_port: int | None = None
+    ) -> None:
         self.milter_port = milter_port
         self.policy_port = policy_port
         self.relay_port = relay_port
+        # Dovecot's auth service for SMTP AUTH on the submission port (tests/harness/dovecot).
+        self.sasl_port = sasl_port or free_port()
         self.port = free_port()
         self.submission_port = free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="lws-postfix-"))
@@ -34,6 +45,9 @@ class Postfix:
         assert "inet:127.0.0.1:11332" in shipped and "inet:127.0.0.1:10040" in shipped
         shipped = shipped.replace("inet:127.0.0.1:11332", f"inet:127.0.0.1:{self.milter_port}")
         shipped = shipped.replace("inet:127.0.0.1:10040", f"inet:127.0.0.1:{self.policy_port}")
+        assert "inet:127.0.0.1:12345" in shipped
+        shipped = shipped.replace("inet:127.0.0.1:12345", f"inet:127.0.0.1:{self.sasl_port}")
+        cert, key = self_signed_certificate(self.dir, "mx.lwsmail.test")
         return f"""
 compatibility_level = 3.6
 queue_directory = {self.dir}/queue
@@ -51,6 +65,9 @@ relayhost = [127.0.0.1]:{self.relay_port}
 smtp_host_lookup = native
 smtp_tls_security_level = none
 smtpd_tls_security_level = none
+# The submission service's STARTTLS (it requires TLS before AUTH, as shipped).
+smtpd_tls_cert_file = {cert}
+smtpd_tls_key_file = {key}
 smtputf8_enable = no
 maillog_file = {self.dir}/maillog
 maillog_file_prefixes = {self.dir}
@@ -80,10 +97,16 @@ smtpd_authorized_xclient_hosts = 127.0.0.0/8
             lines.append(line)
         if not any(line.startswith("postlog") for line in lines):
             lines.append("postlog unix-dgram n - n - 1 postlogd")
-        # The shipped submission service, on a port of this run (its TLS and SASL are not
-        # exercised: the tests read its expanded settings with postconf).
+        # The shipped submission service (STARTTLS, then Dovecot's SMTP AUTH), on a port of
+        # this run and out of chroot like the rest.
         shipped = (DEPLOY / "master.cf").read_text()
-        lines.append(shipped.replace("submission inet", f"127.0.0.1:{self.submission_port} inet"))
+        assert "submission inet n       -       y" in shipped
+        lines.append(
+            shipped.replace(
+                "submission inet n       -       y",
+                f"127.0.0.1:{self.submission_port} inet n       -       n",
+            )
+        )
         return "\n".join(lines) + "\n"
 
     def configure(self) -> Postfix:
@@ -118,6 +141,20 @@ smtpd_authorized_xclient_hosts = 127.0.0.0/8
             raise RuntimeError(
                 f"postfix {command} failed ({result.returncode}): {result.stderr}\n{self.log()}"
             )
+
+    def submission(self, login: str, password: str) -> smtplib.SMTP:
+        """A client of the submission port, after STARTTLS and SMTP AUTH (SMTPAuthenticationError
+        with Postfix's reply when the login is refused)."""
+        smtp = smtplib.SMTP(
+            "127.0.0.1", self.submission_port, local_hostname="client.lwsmail.test", timeout=30
+        )
+        try:
+            smtp.starttls(context=ssl._create_unverified_context())
+            smtp.login(login, password)
+        except BaseException:
+            smtp.close()
+            raise
+        return smtp
 
     def ready(self) -> bool:
         with smtplib.SMTP("127.0.0.1", self.port, timeout=2) as client:

@@ -19,6 +19,7 @@ FLOORS = (
     ("tracking", "webhooks"),
     ("enforcement",),
     ("abuse", "limits"),
+    ("mailaccess",),
     ("ingest", "panel", "api", "ops"),
     ("demo",),
     ("lwsmail",),

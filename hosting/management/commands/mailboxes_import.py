@@ -5,7 +5,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from hosting.imports import SCHEMES, mailboxes_import
+from hosting.imports import mailboxes_import
+from hosting.passwords import SCHEMES
 
 
 class Command(BaseCommand):
