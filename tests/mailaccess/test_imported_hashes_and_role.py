@@ -10,8 +10,8 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
-from mailaccess.passdb import ROLE, VIEW
 from hosting.passwords import dovecot_hash
+from mailaccess.passdb import ROLE, VIEW
 from tests.factories import DomainFactory, MailboxFactory
 from tests.harness.common import require_binary
 from tests.mailaccess.conftest import ROLE_PASSWORD, dovecot_for_this_database
