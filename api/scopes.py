@@ -12,3 +12,8 @@ class Scope(models.TextChoices):
     GRANTS_WRITE = "grants:write", "grant an exceptional unblock"
     UNBLOCK_WRITE = "unblock:write", "Unblock mailboxes on the customer's behalf"
     MESSAGES_READ = "messages:read", "search sent messages"
+    MAILBOXES_READ = "mailboxes:read", "list mailboxes and their state"
+    MAILBOXES_WRITE = (
+        "mailboxes:write",
+        "create, suspend, reactivate, delete mailboxes, set passwords",
+    )

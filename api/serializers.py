@@ -5,7 +5,7 @@ from rest_framework import serializers
 
 from abuse.models import Block
 from abuse.selectors import UnblockAvailability
-from hosting.models import Hosting
+from hosting.models import Hosting, Mailbox
 from tracking.models import OutboundMessage
 
 
@@ -142,3 +142,64 @@ class MessageQuerySerializer(serializers.Serializer):
         if data.get("after") and data.get("before") and data["after"] >= data["before"]:
             raise serializers.ValidationError("after must be earlier than before.")
         return data
+
+
+class MailboxSerializer(serializers.ModelSerializer):
+    domain = serializers.CharField(source="domain.name")
+    hosting = serializers.IntegerField(source="domain.hosting_id")
+    state = serializers.SerializerMethodField(
+        help_text="active, held (L-HOLD: logins refused until the password changes) or "
+        "suspended (L-SUSPENDED: logins refused until reactivated)"
+    )
+
+    class Meta:
+        model = Mailbox
+        fields = [
+            "id",
+            "address",
+            "domain",
+            "hosting",
+            "state",
+            "suspended_at",
+            "suspended_reason",
+            "password_changed_at",
+            "created_at",
+        ]
+
+    def get_state(self, mailbox: Mailbox) -> str:
+        if mailbox.is_suspended():
+            return "suspended"
+        return "held" if getattr(mailbox, "standing_holds", None) else "active"
+
+
+class MailboxCreateSerializer(serializers.Serializer):
+    address = serializers.CharField(max_length=254)
+    password = serializers.CharField(
+        required=False, max_length=200, trim_whitespace=False, help_text="checked, then hashed"
+    )
+    password_hash = serializers.CharField(
+        required=False,
+        max_length=255,
+        help_text="or the hash it has elsewhere, with its scheme: {SHA512-CRYPT}$6$…",
+    )
+
+    def validate(self, data: dict) -> dict:
+        if bool(data.get("password")) == bool(data.get("password_hash")):
+            raise serializers.ValidationError("Give either password or password_hash.")
+        return data
+
+
+class MailboxQuerySerializer(serializers.Serializer):
+    hosting = serializers.IntegerField(required=False, min_value=1)
+    domain = serializers.CharField(required=False, max_length=253)
+    address = serializers.CharField(required=False, max_length=254)
+
+
+class SuspendSerializer(serializers.Serializer):
+    reason = serializers.CharField(
+        max_length=300, help_text="Shown to the customer on the panel; kept in the audit trail."
+    )
+
+
+class PasswordSerializer(serializers.Serializer):
+    password = serializers.CharField(max_length=200, trim_whitespace=False)

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from api import views
+from api import mailboxes, views
 
 urlpatterns = [
     path("hostings/", views.HostingList.as_view(), name="api-hostings"),
@@ -17,6 +17,23 @@ urlpatterns = [
     path("blocks/", views.BlockList.as_view(), name="api-blocks"),
     path("blocks/<int:pk>/lift/", views.BlockLift.as_view(), name="api-block-lift"),
     path("messages/", views.MessageList.as_view(), name="api-messages"),
+    path("mailboxes/", mailboxes.MailboxList.as_view(), name="api-mailboxes"),
+    path("mailboxes/<int:pk>/", mailboxes.MailboxDetail.as_view(), name="api-mailbox"),
+    path(
+        "mailboxes/<int:pk>/suspend/",
+        mailboxes.MailboxSuspend.as_view(),
+        name="api-mailbox-suspend",
+    ),
+    path(
+        "mailboxes/<int:pk>/reactivate/",
+        mailboxes.MailboxReactivate.as_view(),
+        name="api-mailbox-reactivate",
+    ),
+    path(
+        "mailboxes/<int:pk>/password/",
+        mailboxes.MailboxPassword.as_view(),
+        name="api-mailbox-password",
+    ),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The schema as a page to read (the document above downloads as YAML).
     path(

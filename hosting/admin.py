@@ -3,13 +3,18 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
 from hosting.access import client_ip
 from hosting.admin_audit import AuditedAdmin, ReadOnlyAdmin
 from hosting.models import AuditEvent, CustomerAccount, Domain, Hosting, Mailbox, SystemUser
-from hosting.services import hosting_grant_exceptional_unblock
+from hosting.services import (
+    hosting_grant_exceptional_unblock,
+    mailbox_reactivate,
+    mailbox_suspend,
+)
 
 
 class HostingInline(admin.TabularInline):
@@ -117,7 +122,8 @@ class DomainAdmin(AuditedAdmin):
 
 @admin.register(Mailbox)
 class MailboxAdmin(AuditedAdmin):
-    list_display = ["address", "domain", "password_changed_at", "created_at"]
+    list_display = ["address", "domain", "login_state", "password_changed_at", "created_at"]
+    list_filter = [("suspended_at", admin.EmptyFieldListFilter)]
     list_select_related = ["domain"]
     search_fields = [
         "address",
@@ -125,10 +131,57 @@ class MailboxAdmin(AuditedAdmin):
         "domain__hosting__name",
         "domain__hosting__customer__name",
     ]
-    # The hash is written only by the password service; staff never see or type it.
+    # The hash is written only by the password service; staff never see or type it. A
+    # suspension is the actions' (audited, with the reason the customer reads).
     exclude = ["password_hash"]
-    readonly_fields = ["password_changed_at"]
+    readonly_fields = ["password_changed_at", "suspended_at", "suspended_reason", "suspended_by"]
     autocomplete_fields = ["domain"]
+    actions = ["suspend_selected", "reactivate_selected"]
+
+    @admin.display(description="logins")
+    def login_state(self, obj: Mailbox) -> str:
+        if obj.is_suspended():
+            return format_html("<strong>L-SUSPENDED</strong>: {}", obj.suspended_reason)
+        return "open"
+
+    @admin.action(description="Suspend selected mailboxes (every login refused)")
+    def suspend_selected(
+        self, request: HttpRequest, queryset: QuerySet[Mailbox]
+    ) -> TemplateResponse | None:
+        mailboxes = list(
+            queryset.filter(suspended_at__isnull=True).select_related("domain__hosting")
+        )
+        reason = " ".join(request.POST.get("reason", "").split())
+        if "confirm" not in request.POST or not reason:
+            # A confirmation page first, with the reason the customer will read.
+            context = {
+                **self.admin_site.each_context(request),
+                "mailboxes": mailboxes,
+                "reason": reason,
+                "error": "Give the reason the customer will read."
+                if "confirm" in request.POST
+                else "",
+                "opts": self.model._meta,
+            }
+            return TemplateResponse(
+                request, "admin/hosting/mailbox/suspend_confirmation.html", context
+            )
+        ip = client_ip(request)
+        suspended = sum(
+            mailbox_suspend(mailbox=m, reason=reason, user=request.user, client_ip=ip)
+            for m in mailboxes
+        )
+        self.message_user(request, f"{suspended} mailbox(es) suspended.")
+        return None
+
+    @admin.action(description="Reactivate selected mailboxes")
+    def reactivate_selected(self, request: HttpRequest, queryset: QuerySet[Mailbox]) -> None:
+        ip = client_ip(request)
+        reactivated = sum(
+            mailbox_reactivate(mailbox=m, user=request.user, client_ip=ip)
+            for m in queryset.select_related("domain")
+        )
+        self.message_user(request, f"{reactivated} mailbox(es) reactivated.")
 
 
 @admin.register(AuditEvent)

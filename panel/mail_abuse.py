@@ -23,6 +23,7 @@ from abuse.services import UnblockRefused, hosting_unblock
 from hosting.access import client_ip, hosting_for
 from hosting.redis import client as redis_client
 from limits.selectors import hosting_holds, hosting_limit_rows
+from panel.selectors import hosting_suspended_mailboxes
 
 
 def _page(request: HttpRequest, hosting, form: UnblockForm, status: int = 200) -> HttpResponse:
@@ -41,6 +42,7 @@ def _page(request: HttpRequest, hosting, form: UnblockForm, status: int = 200) -
         "holds": sorted(
             hosting_holds(hosting=hosting, redis=redis).values(), key=lambda h: h.address
         ),
+        "suspended": list(hosting_suspended_mailboxes(hosting=hosting)),
         "form": form,
     }
     return render(request, "abuse/mail_abuse.html", context, status=status)

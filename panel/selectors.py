@@ -71,6 +71,13 @@ def _enforced(*blocks: Block | None) -> Block | None:
     return strongest(b for b in blocks if b is not None)
 
 
+def hosting_suspended_mailboxes(*, hosting: Hosting) -> QuerySet[Mailbox]:
+    """The hosting's mailboxes suspended by support (every login refused), oldest first."""
+    return Mailbox.objects.filter(domain__hosting=hosting, suspended_at__isnull=False).order_by(
+        "suspended_at", "address"
+    )
+
+
 def hosting_history(*, hosting: Hosting, page: str | int | None = 1, per_page: int = 50) -> Page:
     """What happened to the hosting, newest first, one page of it (a bad page number gives
     the nearest page): blocks, escalations, ends, unblocks, password changes, staff."""
