@@ -12,11 +12,18 @@ import yaml
 
 from tests.harness.common import ROOT, require_binary
 
-LONG_RUNNING = {"postgres", "redis", "rspamd", "web", "worker", "beat", "policyd"}
+LONG_RUNNING = {"postgres", "redis", "rspamd", "web", "worker", "beat", "policyd", "dovecot"}
+SECRETS = (
+    "\nINGEST_PASSWORD=s3cret\nPOSTGRES_PASSWORD=pg0s3cret\n"
+    "DOVECOT_DB_PASSWORD=dovecot0s3cret0long\nDOVECOT_TLS_DIR=/etc/ssl/mail\n"
+)
 
 
 def compose_config(tmp_path, env: str) -> subprocess.CompletedProcess:
     shutil.copy(ROOT / "docker-compose.yml", tmp_path / "docker-compose.yml")
+    # The paths it builds and mounts from, as in the checkout.
+    if not (tmp_path / "deploy").exists():
+        (tmp_path / "deploy").symlink_to(ROOT / "deploy")
     (tmp_path / ".env").write_text(env)
     return subprocess.run(
         [require_binary("docker-compose", "docker-compose"), "config"],
@@ -29,9 +36,7 @@ def compose_config(tmp_path, env: str) -> subprocess.CompletedProcess:
 
 @pytest.fixture
 def services(tmp_path) -> dict:
-    env = (
-        ROOT / ".env.example"
-    ).read_text() + "\nINGEST_PASSWORD=s3cret\nPOSTGRES_PASSWORD=pg0s3cret\n"
+    env = (ROOT / ".env.example").read_text() + SECRETS
     result = compose_config(tmp_path, env)
     assert result.returncode == 0, result.stderr
     return yaml.safe_load(result.stdout)["services"]
@@ -86,20 +91,15 @@ def test_the_web_container_runs_gunicorn_as_the_benches_measured_it():
     assert config["bind"] == "['0.0.0.0:8000']"
 
 
-def test_a_missing_ingest_password_stops_compose_with_a_clear_message(tmp_path):
-    env = (ROOT / ".env.example").read_text() + "\nPOSTGRES_PASSWORD=pg0s3cret\n"
-    result = compose_config(tmp_path, env)
+@pytest.mark.parametrize(
+    "missing", ["INGEST_PASSWORD", "POSTGRES_PASSWORD", "DOVECOT_DB_PASSWORD", "DOVECOT_TLS_DIR"]
+)
+def test_a_missing_secret_stops_compose_with_a_clear_message(tmp_path, missing):
+    secrets = "\n".join(line for line in SECRETS.splitlines() if not line.startswith(missing))
+    result = compose_config(tmp_path, (ROOT / ".env.example").read_text() + secrets + "\n")
 
     assert result.returncode != 0
-    assert "set INGEST_PASSWORD in .env" in result.stderr
-
-
-def test_a_missing_database_password_stops_compose_with_a_clear_message(tmp_path):
-    env = (ROOT / ".env.example").read_text() + "\nINGEST_PASSWORD=s3cret\n"
-    result = compose_config(tmp_path, env)
-
-    assert result.returncode != 0
-    assert "set POSTGRES_PASSWORD in .env" in result.stderr
+    assert f"set {missing} in .env" in result.stderr
 
 
 def test_the_database_password_comes_from_env_and_is_written_nowhere_in_the_stack(services):
@@ -129,13 +129,41 @@ def test_published_ports_listen_on_loopback_unless_told_otherwise(services, tmp_
         "web": [("127.0.0.1", "8000")],
         "rspamd": [("127.0.0.1", "11332")],
         "policyd": [("127.0.0.1", "10040")],
+        "dovecot": [
+            ("127.0.0.1", "143"),
+            ("127.0.0.1", "993"),
+            ("127.0.0.1", "110"),
+            ("127.0.0.1", "995"),
+            ("127.0.0.1", "12345"),
+        ],
     }
-    env = (
-        ROOT / ".env.example"
-    ).read_text() + "\nINGEST_PASSWORD=s\nPOSTGRES_PASSWORD=p\nLWSMAIL_BIND_ADDRESS=10.0.0.5\n"
+    env = (ROOT / ".env.example").read_text() + SECRETS + "LWSMAIL_BIND_ADDRESS=10.0.0.5\n"
+    env += "DOVECOT_BIND_ADDRESS=0.0.0.0\n"
     result = compose_config(tmp_path, env)
     assert result.returncode == 0, result.stderr
     other = yaml.safe_load(result.stdout)["services"]
     assert _published(other["policyd"]) == [("10.0.0.5", "10040")]
+    # The customers' mail programs reach IMAP and POP3; only the mail hosts SMTP AUTH.
+    assert ("0.0.0.0", "993") in _published(other["dovecot"])
+    assert ("10.0.0.5", "12345") in _published(other["dovecot"])
     # Prometheus and the mail hosts call the panel at that address too.
     assert other["web"]["environment"]["DJANGO_INTERNAL_HOSTS"] == "web,10.0.0.5"
+
+
+def test_dovecot_runs_the_shipped_configuration_against_the_panels_database(services):
+    dovecot = services["dovecot"]
+    mounts = {v.split(":")[1]: v.split(":")[0] for v in dovecot["volumes"]}
+    for name in (
+        "dovecot.conf",
+        "lwsmail-auth.conf",
+        "lwsmail-sql.conf.ext",
+        "lwsmail-sql-state.conf.ext",
+    ):
+        assert mounts[f"/etc/dovecot/{name}"].endswith(f"deploy/dovecot/{name}"), name
+    assert mounts["/etc/dovecot/tls"] == "/etc/ssl/mail"
+    environment = dovecot["environment"]
+    assert (environment["PGHOST"], environment["PGDATABASE"]) == ("postgres", "lwsmail")
+    assert environment["PGPASSWORD"] == "dovecot0s3cret0long"
+    assert dovecot["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    # The role Dovecot logs in as gets its password once the migrations made it.
+    assert "manage.py dovecot_role" in " ".join(services["migrate"]["command"])

@@ -33,7 +33,10 @@ def dotenv(text: str) -> dict[str, str]:
 def web(tmp_path):
     """gunicorn with the web service's environment from `docker-compose config`."""
     shipped = (ROOT / ".env.example").read_text()
-    secrets = f"\nINGEST_PASSWORD={PASSWORD}\nPOSTGRES_PASSWORD=pw0123456789\n"
+    secrets = (
+        f"\nINGEST_PASSWORD={PASSWORD}\nPOSTGRES_PASSWORD=pw0123456789\n"
+        "DOVECOT_DB_PASSWORD=dovecot0s3cret0long\nDOVECOT_TLS_DIR=/etc/ssl/mail\n"
+    )
     result = compose_config(tmp_path, shipped + secrets)
     assert result.returncode == 0, result.stderr
     compose = yaml.safe_load(result.stdout)["services"]["web"]["environment"]
