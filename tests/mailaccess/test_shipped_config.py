@@ -34,5 +34,6 @@ def test_the_stacks_dovecot_conf_is_valid_and_authenticates_with_the_panel_only(
     config = doveconf(tmp_path, "-n")
     assert doveconf(tmp_path, "-h", "auth_cache_size").strip() == "0"
     assert config.count("driver = sql") == 2 and "driver = passwd" not in config
-    assert "ssl = required" in config and "disable_plaintext_auth = yes" in config
+    assert doveconf(tmp_path, "-h", "ssl").strip() == "required"
+    assert doveconf(tmp_path, "-h", "disable_plaintext_auth").strip() == "yes"
     assert "PGHOST" in config and "port = 12345" in config
