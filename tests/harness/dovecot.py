@@ -22,16 +22,18 @@ DEPLOY = ROOT / "deploy" / "dovecot"
 
 
 class Dovecot:
-    def __init__(self, *, database: dict) -> None:
+    def __init__(self, *, database: dict, auth_conf: str | None = None) -> None:
         self.database = database
+        # Another authentication than the shipped one (bench/auth.py compares a passwd-file).
+        self.auth_conf = auth_conf
         self.imap_port, self.pop3_port, self.auth_port = free_port(), free_port(), free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="lws-dovecot-"))
         self.dir.chmod(0o755)
 
     def _write_config(self) -> Path:
-        auth = (DEPLOY / "lwsmail-auth.conf").read_text()
+        auth = self.auth_conf or (DEPLOY / "lwsmail-auth.conf").read_text()
         for name in ("lwsmail-sql.conf.ext", "lwsmail-sql-state.conf.ext"):
-            assert f"/etc/dovecot/{name}" in auth
+            assert self.auth_conf or f"/etc/dovecot/{name}" in auth
             auth = auth.replace(f"/etc/dovecot/{name}", str(DEPLOY / name))
         (self.dir / "lwsmail-auth.conf").write_text(auth)
         mail = pwd.getpwnam("dovecot")
