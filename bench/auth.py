@@ -131,7 +131,7 @@ def main() -> None:
     }
     results: dict[str, list[dict]] = {name: [] for name in servers}
     with servers["sql"].running(), servers["passwd-file"].running():
-        for name, server in servers.items():  # warm: processes forked, connections open
+        for server in servers.values():  # warm: processes forked, connections open
             one_round(server.imap_port, count=args.mailboxes, logins=32, clients=8, seed=0)
         for n in range(args.rounds):
             for name, server in servers.items():
