@@ -14,7 +14,7 @@ from api.scopes import Scope
 from hosting.models import AuditEvent, Mailbox
 from hosting.passwords import dovecot_verify
 from limits.models import Hold
-from tests.abuse.helpers import spam_at
+from tests.abuse.helpers import spam_at, standing
 from tests.factories import CustomerAccountFactory, DomainFactory, MailboxFactory
 from tracking.models import OutboundMessage
 
@@ -117,11 +117,15 @@ def test_setting_the_password_lifts_the_hold(api, domain):
 
 def test_deleting_a_mailbox_keeps_its_history_by_address(api, domain):
     box = MailboxFactory(domain=domain, address="contact@boulangerie.example")
-    spam_at(box.address, timezone.now() - timedelta(hours=1), 3)
+    spam_at(box.address, timezone.now() - timedelta(hours=1), 40)
+    block = standing(box.address)
     assert delete(api, f"mailboxes/{box.pk}/").status_code == 204
     assert not Mailbox.objects.filter(pk=box.pk).exists()
     kept = OutboundMessage.objects.filter(sender="contact@boulangerie.example")
-    assert kept.count() == 3 and not kept.filter(mailbox__isnull=False).exists()
+    assert kept.count() == 40 and not kept.filter(mailbox__isnull=False).exists()
+    # The block stays on the address: the policy service matches it by address.
+    block.refresh_from_db()
+    assert block.mailbox_id is None and block.target == box.address and block.code == "L-SPAM20"
     assert AuditEvent.objects.filter(action="mailbox.deleted", subject=box.address).exists()
     assert delete(api, f"mailboxes/{box.pk}/").status_code == 404
 
