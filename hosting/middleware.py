@@ -106,7 +106,7 @@ class IngestShortcutMiddleware:
 
 # The machine endpoints the stack's own services call over its private network: Rspamd's
 # pushes and scans, Prometheus's scrape, the health checks.
-INTERNAL_PATHS = re.compile(r"^/(?:api/ingest/|metrics$|healthz$)")
+INTERNAL_PATHS = re.compile(r"^/(?:api/ingest/|api/authpolicy/$|metrics$|healthz$)")
 
 
 def internal_call(meta: MutableMapping[str, object]) -> bool:

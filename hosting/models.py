@@ -98,6 +98,12 @@ class Mailbox(models.Model):
     suspended_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # Suspended for 90 days without a login or a message: the customer may reactivate it.
+    suspended_for_inactivity = models.BooleanField(default=False)
+    # The last successful login Dovecot reported (IMAP, POP3, SMTP AUTH).
+    last_login_at = models.DateTimeField(_("last login"), null=True, blank=True)
+    # When the 7-day warning of an inactivity suspension was e-mailed (cleared by activity).
+    inactivity_warned_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

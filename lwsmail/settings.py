@@ -219,6 +219,11 @@ WEBHOOK_ALLOWED_NETWORKS = env.list("WEBHOOK_ALLOWED_NETWORKS", default=[])
 # Dovecot reads the mailbox passwords through a read-only role (mailaccess/passdb.py);
 # `manage.py dovecot_role` gives it this password. Empty: the command refuses to run.
 DOVECOT_DB_PASSWORD = env.str("DOVECOT_DB_PASSWORD", default="")
+# Dovecot's auth policy (/api/authpolicy/) answers only "Authorization: Bearer <this>"
+# (auth_policy_server_api_header); empty: the endpoint is off (404).
+AUTHPOLICY_TOKEN = env.str("AUTHPOLICY_TOKEN", default="")
+# Days every login attempt stays in the access log (whole weeks are dropped past it).
+ACCESS_LOG_DAYS = env.int("ACCESS_LOG_DAYS", default=90)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -396,6 +401,24 @@ CELERY_BEAT_SCHEDULE = {
         "task": "webhooks.tasks.purge_webhook_deliveries",
         "schedule": timedelta(hours=6),
         "options": {"expires": 3600},
+    },
+    # The logins Dovecot reported that no worker recorded yet (each report queues one when
+    # the queue was empty), and the access log's weekly partitions.
+    "record-login-attempts": {
+        "task": "mailaccess.tasks.record_attempts",
+        "schedule": timedelta(seconds=5),
+        "options": {"expires": 4},
+    },
+    "maintain-access-log": {
+        "task": "mailaccess.tasks.maintain_access_log",
+        "schedule": timedelta(hours=1),
+        "options": {"expires": 3000},
+    },
+    # The brute-force defence's numbers, again (staff's edits publish at once).
+    "publish-login-defence": {
+        "task": "mailaccess.tasks.publish_login_defence",
+        "schedule": timedelta(minutes=5),
+        "options": {"expires": 240},
     },
 }
 

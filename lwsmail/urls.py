@@ -6,7 +6,9 @@ from django.urls import include, path
 
 from ingest import api
 from limits import views as limits_views
+from mailaccess import views as mailaccess_views
 from ops import views as ops_views
+from panel import access_log as access_views
 from panel import mail_abuse as abuse_views
 from panel import views
 from panel.forms import LoginForm
@@ -29,6 +31,7 @@ hosting = [
         name="message-html",
     ),
     path("history/", views.history, name="history"),
+    path("access/", access_views.access_log, name="access-log"),
     path("limits/", limits_views.sending_limits, name="sending-limits"),
     path(
         "limits/<str:kind>/<int:target_id>/",
@@ -54,5 +57,6 @@ urlpatterns = [
     path("metrics", ops_views.metrics, name="metrics"),
     path("api/v1/", include("api.urls")),
     path("api/ingest/rspamd/", api.rspamd_push, name="ingest-rspamd"),
+    path("api/authpolicy/", mailaccess_views.auth_policy, name="auth-policy"),
     path("api/ingest/scan/", api.scan_submit, name="ingest-scan"),
 ]

@@ -22,8 +22,17 @@ DEPLOY = ROOT / "deploy" / "dovecot"
 
 
 class Dovecot:
-    def __init__(self, *, database: dict, auth_conf: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        database: dict,
+        auth_conf: str | None = None,
+        policy_url: str = "",
+        policy_token: str = "",
+    ) -> None:
         self.database = database
+        # The panel's auth policy (deploy/dovecot/lwsmail-policy.conf), when given.
+        self.policy_url, self.policy_token = policy_url, policy_token
         # Another authentication than the shipped one (bench/auth.py compares a passwd-file).
         self.auth_conf = auth_conf
         self.imap_port, self.pop3_port, self.auth_port = free_port(), free_port(), free_port()
@@ -36,6 +45,19 @@ class Dovecot:
             assert self.auth_conf or f"/etc/dovecot/{name}" in auth
             auth = auth.replace(f"/etc/dovecot/{name}", str(DEPLOY / name))
         (self.dir / "lwsmail-auth.conf").write_text(auth)
+        policy = ""
+        if self.policy_url:
+            header = self.dir / "policy-header"
+            header.write_text(f"Authorization: Bearer {self.policy_token}")
+            shipped = (DEPLOY / "lwsmail-policy.conf").read_text()
+            for old, new in (
+                ("http://127.0.0.1:8000/api/authpolicy/", self.policy_url),
+                ("/run/lwsmail/policy-header", str(header)),
+            ):
+                assert old in shipped
+                shipped = shipped.replace(old, new)
+            (self.dir / "lwsmail-policy.conf").write_text(shipped)
+            policy = f"!include {self.dir}/lwsmail-policy.conf"
         mail = pwd.getpwnam("dovecot")
         (self.dir / "mail").mkdir()
         shutil.chown(self.dir / "mail", mail.pw_uid, mail.pw_gid)
@@ -50,6 +72,9 @@ auth_verbose = yes
 auth_failure_delay = 0
 protocols = imap pop3
 listen = 127.0.0.1
+# The tests' IMAP client names the address it stands for (ID x-originating-ip), as a
+# webmail does: logins "from" many networks, all on the loopback.
+login_trusted_networks = 127.0.0.0/8
 ssl = no
 disable_plaintext_auth = no
 mail_location = maildir:{self.dir}/mail/%d/%n
@@ -89,6 +114,7 @@ service auth {{
   }}
 }}
 !include {self.dir}/lwsmail-auth.conf
+{policy}
 """
         )
         return conf
