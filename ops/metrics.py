@@ -120,6 +120,14 @@ class StateCollector(Collector):
             "Webhook deliveries given up.",
             counters.get("webhook_given_up", 0),
         )
+        for name, doc in (
+            ("login_attempts_recorded", "Logins Dovecot reported, stored in the access log."),
+            ("login_delayed", "Logins the brute-force defence made wait."),
+            ("login_refused", "Logins the brute-force defence refused."),
+            ("login_refusals_started", "Clients refused for an hour after too many failures."),
+            ("login_reports_parked", "Login reports that could not be read, parked."),
+        ):
+            yield CounterMetricFamily(f"lwsmail_{name}", doc, counters.get(name, 0))
         answers = prefixed("policyd_answers:")
         yield _labelled(
             "lwsmail_policyd_answers",

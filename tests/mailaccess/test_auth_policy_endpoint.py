@@ -104,3 +104,40 @@ def test_a_report_recorded_twice_is_stored_once(client, policy):
     while attempts_record(redis=redis_client()):
         pass
     assert AccessAttempt.objects.count() == 1
+
+
+def test_metrics_count_the_refusals(client, policy, settings):
+    from hosting.counters import KEY
+
+    policy.hdel(KEY, "login_refused")
+    for _ in range(30):
+        call(client, "report", {"login": "a@b.example", "remote": "203.0.113.5"})
+    assert call(client, "allow", {"remote": "203.0.113.5"}).json()["status"] == -1
+    settings.METRICS_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+    text = client.get("/metrics").content.decode()
+    assert "lwsmail_login_refused_total 1.0" in text
+
+
+def test_staff_edit_the_defence_and_it_applies_at_once(admin_client, policy, client):
+    from mailaccess.models import LoginDefence
+
+    LoginDefence.objects.get_or_create(pk=1)
+    form = {
+        "delay_after": 2,
+        "delay_window_minutes": 10,
+        "delay_seconds": 7,
+        "refuse_after": 30,
+        "refuse_window_minutes": 60,
+        "refuse_minutes": 60,
+        "alert_after": 50,
+        "exempt_networks": '["192.0.2.0/24"]',
+    }
+    response = admin_client.post("/admin/mailaccess/logindefence/1/change/", form)
+    assert response.status_code == 302
+    for _ in range(2):
+        call(client, "report", {"login": "a@b.example", "remote": "203.0.113.5"})
+    assert call(client, "allow", {"remote": "203.0.113.5"}).json()["status"] == 7
+    bad = admin_client.post(
+        "/admin/mailaccess/logindefence/1/change/", {**form, "exempt_networks": '["nonsense"]'}
+    )
+    assert bad.status_code == 200 and b"exempt networks" in bad.content

@@ -73,3 +73,34 @@ def test_a_hostile_report_is_queued_as_text_and_never_fails(redis):
     ):
         report(redis, body=body, now=T0)
     assert redis.llen(f"{PREFIX}attempts") == 4
+
+
+def test_the_50th_failure_on_one_mailbox_in_an_hour_alerts_once_and_locks_nobody_out(redis):
+    seen = [
+        report(
+            redis, body={"login": "box@example.fr", "remote": f"198.51.100.{n}"}, now=T0
+        ).alert_now
+        for n in range(60)
+    ]
+    assert seen.index(True) == 49 and seen.count(True) == 1
+    # Spread over 60 clients, none of them is delayed: the owner logs in.
+    assert allow(redis, ip="192.0.2.1", now=T0 + 1) == 0
+
+
+@pytest.mark.django_db
+def test_the_alert_mails_the_customer_in_their_language_and_staff(mailoutbox, settings):
+    from mailaccess.notifications import failed_logins_notify
+    from tests.factories import CustomerAccountFactory, DomainFactory, MailboxFactory
+
+    settings.STAFF_ALERT_EMAILS = ["noc@provider.example"]
+    account = CustomerAccountFactory(language="fr", contact_email="marie@fai.test")
+    box = MailboxFactory(
+        address="contact@boulangerie.example",
+        domain=DomainFactory(name="boulangerie.example", hosting__customer=account),
+    )
+    assert failed_logins_notify(login=box.address)
+    customer, staff = mailoutbox
+    assert customer.to == ["marie@fai.test"] and "contact@boulangerie.example" in customer.subject
+    assert "journal des connexions" in customer.body and "Bonjour" in customer.body
+    assert staff.to == ["noc@provider.example"]
+    assert not failed_logins_notify(login="nobody@boulangerie.example")
