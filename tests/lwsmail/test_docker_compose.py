@@ -16,6 +16,7 @@ LONG_RUNNING = {"postgres", "redis", "rspamd", "web", "worker", "beat", "policyd
 SECRETS = (
     "\nINGEST_PASSWORD=s3cret\nPOSTGRES_PASSWORD=pg0s3cret\n"
     "DOVECOT_DB_PASSWORD=dovecot0s3cret0long\nDOVECOT_TLS_DIR=/etc/ssl/mail\n"
+    "AUTHPOLICY_TOKEN=policy0s3cret\n"
 )
 
 
@@ -92,7 +93,14 @@ def test_the_web_container_runs_gunicorn_as_the_benches_measured_it():
 
 
 @pytest.mark.parametrize(
-    "missing", ["INGEST_PASSWORD", "POSTGRES_PASSWORD", "DOVECOT_DB_PASSWORD", "DOVECOT_TLS_DIR"]
+    "missing",
+    [
+        "INGEST_PASSWORD",
+        "POSTGRES_PASSWORD",
+        "DOVECOT_DB_PASSWORD",
+        "DOVECOT_TLS_DIR",
+        "AUTHPOLICY_TOKEN",
+    ],
 )
 def test_a_missing_secret_stops_compose_with_a_clear_message(tmp_path, missing):
     secrets = "\n".join(line for line in SECRETS.splitlines() if not line.startswith(missing))
@@ -158,6 +166,7 @@ def test_dovecot_runs_the_shipped_configuration_against_the_panels_database(serv
         "lwsmail-auth.conf",
         "lwsmail-sql.conf.ext",
         "lwsmail-sql-state.conf.ext",
+        "lwsmail-policy.conf",
     ):
         assert mounts[f"/etc/dovecot/{name}"].endswith(f"deploy/dovecot/{name}"), name
     assert mounts["/etc/dovecot/tls"] == "/etc/ssl/mail"
@@ -167,3 +176,6 @@ def test_dovecot_runs_the_shipped_configuration_against_the_panels_database(serv
     assert dovecot["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
     # The role Dovecot logs in as gets its password once the migrations made it.
     assert "manage.py dovecot_role" in " ".join(services["migrate"]["command"])
+    # Dovecot reports every login to the panel with the token the panel checks.
+    assert environment["AUTHPOLICY_TOKEN"] == "policy0s3cret"
+    assert "/run/lwsmail/policy-header" in dovecot["command"][-1]

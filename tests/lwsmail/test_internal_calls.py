@@ -36,6 +36,7 @@ def web(tmp_path):
     secrets = (
         f"\nINGEST_PASSWORD={PASSWORD}\nPOSTGRES_PASSWORD=pw0123456789\n"
         "DOVECOT_DB_PASSWORD=dovecot0s3cret0long\nDOVECOT_TLS_DIR=/etc/ssl/mail\n"
+        "AUTHPOLICY_TOKEN=policy0s3cret\n"
     )
     result = compose_config(tmp_path, shipped + secrets)
     assert result.returncode == 0, result.stderr

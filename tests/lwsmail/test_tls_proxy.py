@@ -88,6 +88,7 @@ def test_the_internal_endpoints_are_not_served_on_the_public_side(proxy, mailbox
     assert push.status_code == 404 and not IngestEvent.objects.exists()
     assert client.get("/metrics").status_code == 404
     assert client.get("/api/ingest/scan/").status_code == 404
+    assert client.post("/api/authpolicy/?command=allow", json={}).status_code == 404
 
 
 def test_pages_are_served_over_https_with_the_scheme_the_proxy_saw(proxy):

@@ -8,7 +8,13 @@ import subprocess
 from tests.harness.common import ROOT, require_binary, self_signed_certificate
 
 DEPLOY = ROOT / "deploy" / "dovecot"
-FILES = ("dovecot.conf", "lwsmail-auth.conf", "lwsmail-sql.conf.ext", "lwsmail-sql-state.conf.ext")
+FILES = (
+    "dovecot.conf",
+    "lwsmail-auth.conf",
+    "lwsmail-sql.conf.ext",
+    "lwsmail-sql-state.conf.ext",
+    "lwsmail-policy.conf",
+)
 
 
 def doveconf(directory, *args: str) -> str:
@@ -28,8 +34,10 @@ def test_the_stacks_dovecot_conf_is_valid_and_authenticates_with_the_panel_only(
     (tmp_path / "tls").mkdir()
     cert.rename(tmp_path / "tls" / "fullchain.pem")
     key.rename(tmp_path / "tls" / "privkey.pem")
+    (tmp_path / "policy-header").write_text("Authorization: Bearer t")
     for name in FILES:
         text = (DEPLOY / name).read_text().replace("/etc/dovecot/", f"{tmp_path}/")
+        text = text.replace("/run/lwsmail/", f"{tmp_path}/")
         (tmp_path / name).write_text(text)
     config = doveconf(tmp_path, "-n")
     assert doveconf(tmp_path, "-h", "auth_cache_size").strip() == "0"
@@ -37,3 +45,8 @@ def test_the_stacks_dovecot_conf_is_valid_and_authenticates_with_the_panel_only(
     assert doveconf(tmp_path, "-h", "ssl").strip() == "required"
     assert doveconf(tmp_path, "-h", "disable_plaintext_auth").strip() == "yes"
     assert "PGHOST" in config and "port = 12345" in config
+    # The stack's panel answers the auth policy, and a panel that is away stops no login.
+    assert doveconf(tmp_path, "-h", "auth_policy_server_url").strip() == (
+        "http://web:8000/api/authpolicy/"
+    )
+    assert doveconf(tmp_path, "-h", "auth_policy_reject_on_fail").strip() == "no"
