@@ -104,6 +104,8 @@ class Mailbox(models.Model):
     last_login_at = models.DateTimeField(_("last login"), null=True, blank=True)
     # When the 7-day warning of an inactivity suspension was e-mailed (cleared by activity).
     inactivity_warned_at = models.DateTimeField(null=True, blank=True)
+    # A reactivation starts the inactivity count again, as a login does.
+    reactivated_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

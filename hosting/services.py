@@ -233,9 +233,15 @@ def mailbox_reactivate(
     *, mailbox: Mailbox, user: AbstractBaseUser | None, client_ip: str | None = None
 ) -> bool:
     """Let a suspended mailbox log in again, audited; False if it was not suspended."""
+    now = timezone.now()
     with transaction.atomic():
         changed = Mailbox.objects.filter(pk=mailbox.pk, suspended_at__isnull=False).update(
-            suspended_at=None, suspended_reason="", suspended_by=None
+            suspended_at=None,
+            suspended_reason="",
+            suspended_by=None,
+            suspended_for_inactivity=False,
+            inactivity_warned_at=None,
+            reactivated_at=now,
         )
         if changed:
             audit_record(
@@ -245,7 +251,9 @@ def mailbox_reactivate(
                 subject=mailbox.address,
                 client_ip=client_ip,
             )
-    mailbox.refresh_from_db(fields=["suspended_at", "suspended_reason", "suspended_by"])
+    mailbox.refresh_from_db(
+        fields=["suspended_at", "suspended_reason", "suspended_by", "suspended_for_inactivity"]
+    )
     return bool(changed)
 
 

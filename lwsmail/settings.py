@@ -414,6 +414,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(hours=1),
         "options": {"expires": 3000},
     },
+    # Mailboxes idle for 90 days: warned 7 days before, then suspended.
+    "sweep-inactive-mailboxes": {
+        "task": "mailaccess.tasks.sweep_inactive_mailboxes",
+        "schedule": timedelta(hours=1),
+        "options": {"expires": 3000},
+    },
     # The brute-force defence's numbers, again (staff's edits publish at once).
     "publish-login-defence": {
         "task": "mailaccess.tasks.publish_login_defence",

@@ -21,6 +21,11 @@ hosting = [
         views.mailbox_password,
         name="mailbox-password",
     ),
+    path(
+        "addresses/<int:mailbox_id>/reactivate/",
+        views.mailbox_reactivate_view,
+        name="mailbox-reactivate",
+    ),
     path("abuse/", abuse_views.mail_abuse, name="mail-abuse"),
     path("abuse/unblock/", abuse_views.unblock, name="unblock"),
     path("tracking/", tracking_views.tracking, name="tracking"),

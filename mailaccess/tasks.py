@@ -8,6 +8,7 @@ from django.utils import timezone
 from redis import RedisError
 
 from hosting.redis import client
+from mailaccess.inactivity import inactivity_sweep
 from mailaccess.notifications import failed_logins_notify
 from mailaccess.services import access_log_maintain, attempts_record, login_defence_publish
 from webhooks.emails import MAIL_TASK_OPTIONS
@@ -40,3 +41,9 @@ def maintain_access_log() -> tuple[int, list[str]]:
 @shared_task(autoretry_for=(OperationalError, RedisError), retry_backoff=True, max_retries=3)
 def publish_login_defence() -> None:
     login_defence_publish(redis=client())
+
+
+@shared_task(autoretry_for=(OperationalError, smtplib.SMTPException, OSError), **MAIL_TASK_OPTIONS)
+def sweep_inactive_mailboxes() -> dict:
+    swept = inactivity_sweep(now=timezone.now())
+    return {"warned": len(swept.warned), "suspended": len(swept.suspended)}

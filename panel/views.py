@@ -3,15 +3,15 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from hosting.access import client_ip, hosting_for, mailbox_for
 from hosting.redis import client as redis_client
-from hosting.services import InvalidPassword
+from hosting.services import InvalidPassword, mailbox_reactivate
 from limits.selectors import hosting_holds, hosting_limit_rows
 from limits.services import mailbox_password_change
 from panel.forms import MailboxPasswordForm
@@ -64,6 +64,19 @@ def mailbox_password(request: HttpRequest, hosting_id: int, mailbox_id: int) -> 
     status = 400 if request.method == "POST" else 200
     context = {"hosting": mailbox.domain.hosting, "mailbox": mailbox, "form": form}
     return render(request, "lwsmail/password.html", context, status=status)
+
+
+@login_required
+@require_POST
+def mailbox_reactivate_view(request: HttpRequest, hosting_id: int, mailbox_id: int) -> HttpResponse:
+    """The customer's one click for a mailbox suspended for inactivity (support's own
+    suspensions are support's to lift)."""
+    mailbox = mailbox_for(request, hosting_id, mailbox_id)
+    if not mailbox.suspended_for_inactivity:
+        raise Http404
+    if mailbox_reactivate(mailbox=mailbox, user=request.user, client_ip=client_ip(request)):
+        messages.success(request, _("%(a)s is active again.") % {"a": mailbox})
+    return redirect("addresses", hosting_id=hosting_id)
 
 
 @login_required

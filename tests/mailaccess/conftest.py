@@ -109,3 +109,6 @@ def mail_access(transactional_db, ingest_settings, rspamd, redis_client, tmp_pat
         finally:
             postfix.cleanup()
             server.cleanup()
+
+
+from tests.panel.conftest import customer, logged_in  # noqa: E402, F401 (marie and her pages)
