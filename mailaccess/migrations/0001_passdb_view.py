@@ -43,13 +43,22 @@ $$;
 """
 
 
+def forwards(apps, schema_editor) -> None:
+    # PostgreSQL only: the demo's SQLite has no Dovecot to serve and no roles.
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(VIEW_SQL)
+        schema_editor.execute(CREATE_ROLE)
+
+
+def backwards(apps, schema_editor) -> None:
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(f"DROP VIEW {VIEW}")
+
+
 class Migration(migrations.Migration):
     dependencies = [
         ("lwsmail", "0003_mailbox_suspension"),
         ("limits", "0005_hold_history_days"),
     ]
 
-    operations = [
-        migrations.RunSQL(VIEW_SQL, f"DROP VIEW {VIEW}"),
-        migrations.RunSQL(CREATE_ROLE, migrations.RunSQL.noop),
-    ]
+    operations = [migrations.RunPython(forwards, backwards)]

@@ -1,0 +1,206 @@
+"""Dovecot's auth policy endpoint under the load of 1,000 logins a second: gunicorn as
+deployed (gunicorn.conf.py) and a Celery worker recording the access log, against 10^5
+mailboxes and 10^6 attempts already stored.
+
+Each login is what Dovecot sends: a POST ?command=allow before it, a POST ?command=report
+after it (a tenth of them failures, from a thousand client addresses). The logins are
+paced at the goal rate from one asyncio client with many connections; each request's
+latency is measured from the moment it was due, so a stall that delays later requests
+counts for them. Afterwards: how long the worker took to store them all.
+
+  make bench-authpolicy
+  make bench-authpolicy BENCH_ARGS="--rate 1000 --seconds 20 --stored 1000000"
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import time
+from pathlib import Path
+
+import httpx
+from common import ROOT, process, quantile, recreate_database, setup_django
+
+DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/lwsmail_bench_authpolicy"
+TOKEN = "bench-authpolicy-token"
+
+
+def load(mailboxes: int, stored: int) -> None:
+    """10^5 mailboxes over 1,000 domains and `stored` attempts over the last 80 days."""
+    from datetime import UTC, datetime, timedelta
+
+    from django.db import connection
+
+    from mailaccess.partitions import ATTEMPTS
+    from tracking.partitions import partitions_cover
+
+    now = datetime.now(UTC)
+    partitions_cover(scheme=ATTEMPTS, moments=ATTEMPTS.starts(now - timedelta(days=81), now))
+    with connection.cursor() as cur:
+        cur.execute(
+            "INSERT INTO lwsmail_customeraccount (name, contact_email, language, created_at)"
+            " VALUES ('bench', 'bench@example.net', 'en', now()) RETURNING id"
+        )
+        (customer,) = cur.fetchone()
+        cur.execute(
+            "INSERT INTO lwsmail_hosting (customer_id, name, created_at)"
+            " SELECT %s, 'h' || g, now() FROM generate_series(0, 99) g",
+            [customer],
+        )
+        cur.execute(
+            "INSERT INTO lwsmail_domain (hosting_id, name)"
+            " SELECT h.id, 'd' || g || '.bench.example' FROM generate_series(0, 999) g"
+            " JOIN lwsmail_hosting h ON h.name = 'h' || (g % 100)"
+        )
+        cur.execute(
+            """INSERT INTO lwsmail_mailbox (domain_id, address, password_hash, created_at,
+                 suspended_reason, suspended_for_inactivity)
+               SELECT d.id, 'box' || g || '@d' || (g %% 1000) || '.bench.example',
+                      '{BLF-CRYPT}x', now(), '', false
+                 FROM generate_series(0, %s - 1) g
+                 JOIN lwsmail_domain d ON d.name = 'd' || (g %% 1000) || '.bench.example'""",
+            [mailboxes],
+        )
+        cur.execute(
+            """INSERT INTO mailaccess_accessattempt
+                 (uid, at, login, mailbox_id, hosting_id, protocol, client_ip, result, reason)
+               SELECT md5('a' || g), now() - (g %% 6912000) * interval '1 second',
+                      m.address, m.id, d.hosting_id, 'imap',
+                      ('198.51.' || (g %% 250) || '.' || (g %% 200))::inet,
+                      CASE WHEN g %% 10 = 0 THEN 'wrong_password' ELSE 'success' END, ''
+                 FROM generate_series(0, %s - 1) g
+                 JOIN lwsmail_mailbox m ON m.id = (SELECT min(id) FROM lwsmail_mailbox) + g %% %s
+                 JOIN lwsmail_domain d ON d.id = m.domain_id""",
+            [stored, mailboxes],
+        )
+        cur.execute("VACUUM ANALYZE")
+
+
+async def run(url: str, *, rate: int, seconds: int, mailboxes: int, connections: int) -> dict:
+    rng = random.Random(29)
+    latencies: dict[str, list[float]] = {"allow": [], "report": []}
+    errors = 0
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+    async with httpx.AsyncClient(limits=limits, headers=headers, timeout=10) as client:
+
+        async def login(due: float, n: int) -> None:
+            nonlocal errors
+            box = rng.randrange(mailboxes)
+            ip = f"203.0.{n % 250}.{(n // 250) % 4}"
+            body = {"login": f"box{box}@d{box % 1000}.bench.example", "remote": ip}
+            body["protocol"] = "imap"
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
+            for command in ("allow", "report"):
+                if command == "report":
+                    body |= {"success": n % 10 != 0, "policy_reject": False}
+                    due = time.perf_counter()
+                try:
+                    response = await client.post(
+                        f"{url}?command={command}", content=json.dumps(body)
+                    )
+                    response.raise_for_status()
+                except httpx.HTTPError:
+                    errors += 1
+                latencies[command].append(time.perf_counter() - due)
+
+        start = time.perf_counter() + 0.5
+        total = rate * seconds
+        await asyncio.gather(*(login(start + n / rate, n) for n in range(total)))
+        elapsed = time.perf_counter() - start
+    return {"latencies": latencies, "errors": errors, "elapsed": elapsed, "logins": total}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--db", default=DEFAULT_DB)
+    parser.add_argument("--mailboxes", type=int, default=100_000)
+    parser.add_argument("--stored", type=int, default=1_000_000)
+    parser.add_argument("--rate", type=int, default=1000, help="logins a second")
+    parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/11")
+    args = parser.parse_args()
+
+    import redis
+
+    recreate_database(args.db)
+    env = setup_django(
+        args.db,
+        AUTHPOLICY_TOKEN=TOKEN,
+        REDIS_URL=args.redis,
+        CELERY_BROKER_URL=args.redis,
+        DJANGO_INTERNAL_HOSTS="127.0.0.1",
+        DJANGO_ALLOWED_HOSTS="127.0.0.1",
+    )
+    redis.Redis.from_url(args.redis).flushdb()
+    started = time.perf_counter()
+    load(args.mailboxes, args.stored)
+    print(
+        f"{args.mailboxes} mailboxes, {args.stored} attempts stored "
+        f"({time.perf_counter() - started:.0f} s to load)"
+    )
+    from tests.harness.common import free_port
+
+    port = free_port()
+    work = Path(ROOT / ".run" / "bench-authpolicy")
+    work.mkdir(parents=True, exist_ok=True)
+    web = [
+        *(str(ROOT / ".venv/bin/gunicorn"), "lwsmail.wsgi", "--bind", f"127.0.0.1:{port}"),
+        *("--config", str(ROOT / "gunicorn.conf.py")),
+    ]
+    worker = [
+        *("nice", "-n", "10", str(ROOT / ".venv/bin/celery"), "-A", "lwsmail", "worker"),
+        *("--loglevel=WARNING", "--concurrency=1", "--without-gossip", "--without-mingle"),
+    ]
+    url = f"http://127.0.0.1:{port}/api/authpolicy/"
+    with (
+        process(web, env=env, log=work / "web.log"),
+        process(worker, env=env, log=work / "worker.log"),
+    ):
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError((work / "web.log").read_text()) from None
+                time.sleep(0.2)
+        # Warm-up: the pool's processes import, compile and connect.
+        asyncio.run(run(url, rate=200, seconds=2, mailboxes=args.mailboxes, connections=16))
+        result = asyncio.run(
+            run(
+                url,
+                rate=args.rate,
+                seconds=args.seconds,
+                mailboxes=args.mailboxes,
+                connections=args.connections,
+            )
+        )
+        queue = redis.Redis.from_url(args.redis)
+        drained = time.perf_counter()
+        while queue.llen("lws:auth:attempts") and time.perf_counter() - drained < 120:
+            time.sleep(0.2)
+        left = queue.llen("lws:auth:attempts")
+        drain_seconds = time.perf_counter() - drained
+
+    both = result["latencies"]["allow"] + result["latencies"]["report"]
+    achieved = result["logins"] / result["elapsed"]
+    for command, values in result["latencies"].items():
+        print(
+            f"  {command:<6} p50 {quantile(values, 50) * 1000:.2f} ms, "
+            f"p99 {quantile(values, 99) * 1000:.2f} ms ({len(values)} requests)"
+        )
+    print(
+        f"logins a second achieved: {achieved:.0f} (goal {args.rate}); errors: {result['errors']}"
+    )
+    print(f"access log recorded {drain_seconds:.1f} s after the last login; left in queue: {left}")
+    print(f"auth policy p99 at {args.rate}/s: {quantile(both, 99) * 1000:.2f} ms")
+
+
+if __name__ == "__main__":
+    main()
