@@ -125,8 +125,11 @@ def main() -> None:
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/11")
     args = parser.parse_args()
 
+    import logging
+
     import redis
 
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request otherwise
     recreate_database(args.db)
     env = setup_django(
         args.db,
