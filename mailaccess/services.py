@@ -207,11 +207,24 @@ def _store(items: list[dict]) -> None:
     partitions_cover(scheme=ATTEMPTS, moments={r.at for r in rows})
     with transaction.atomic():
         AccessAttempt.objects.bulk_create(rows, ignore_conflicts=True)
-        for pk, at in last_login.items():
-            # Only ever forward; any login ends an inactivity warning.
-            Mailbox.objects.filter(pk=pk).filter(
-                Q(last_login_at__isnull=True) | Q(last_login_at__lt=at)
-            ).update(last_login_at=at, inactivity_warned_at=None)
+        if last_login and connection.vendor != "postgresql":  # the demo's SQLite
+            for pk, at in last_login.items():
+                Mailbox.objects.filter(pk=pk).filter(
+                    Q(last_login_at__isnull=True) | Q(last_login_at__lt=at)
+                ).update(last_login_at=at, inactivity_warned_at=None)
+        elif last_login:
+            # One statement for the batch; only ever forward; any login ends an
+            # inactivity warning.
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    """
+                    UPDATE lwsmail_mailbox m
+                       SET last_login_at = v.at, inactivity_warned_at = NULL
+                      FROM unnest(%s::bigint[], %s::timestamptz[]) AS v(id, at)
+                     WHERE m.id = v.id AND (m.last_login_at IS NULL OR m.last_login_at < v.at)
+                    """,
+                    [list(last_login), list(last_login.values())],
+                )
     counter_add("login_attempts_recorded", len(rows))
 
 
