@@ -21,7 +21,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from common import ROOT, quantile, recreate_database, setup_django
+from common import ROOT, mailboxes_load, quantile, recreate_database, setup_django
 
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/lwsmail_bench_auth"
 PASSWORD = "Bench-password-2026"
@@ -41,39 +41,10 @@ passdb {{
 def load_mailboxes(count: int) -> str:
     """`count` mailboxes over 1,000 domains, all with one hash (bcrypt makes 10^5 distinct
     ones a matter of hours, and the check costs the same for any): returns the hash."""
-    from django.db import connection
-
     from hosting.passwords import dovecot_hash
 
     stored = dovecot_hash(PASSWORD)
-    with connection.cursor() as cur:
-        cur.execute(
-            "INSERT INTO lwsmail_customeraccount (name, contact_email, language, created_at)"
-            " VALUES ('bench', 'bench@example.net', 'en', now()) RETURNING id"
-        )
-        (customer,) = cur.fetchone()
-        cur.execute(
-            "INSERT INTO lwsmail_hosting (customer_id, name, created_at)"
-            " VALUES (%s, 'bench', now()) RETURNING id",
-            [customer],
-        )
-        (hosting,) = cur.fetchone()
-        cur.execute(
-            "INSERT INTO lwsmail_domain (hosting_id, name)"
-            " SELECT %s, 'd' || g || '.bench.example' FROM generate_series(0, 999) g",
-            [hosting],
-        )
-        cur.execute(
-            """INSERT INTO lwsmail_mailbox
-                 (domain_id, address, password_hash, password_changed_at, created_at,
-                  suspended_reason)
-               SELECT d.id, 'box' || g || '@d' || (g %% 1000) || '.bench.example', %s, now(),
-                      now(), ''
-                 FROM generate_series(0, %s - 1) g
-                 JOIN lwsmail_domain d ON d.name = 'd' || (g %% 1000) || '.bench.example'""",
-            [stored, count],
-        )
-        cur.execute("VACUUM ANALYZE lwsmail_mailbox")
+    mailboxes_load(count=count, hostings=1, password_hash=stored)
     return stored
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import httpx
 import uvloop
-from common import ROOT, process, quantile, recreate_database, setup_django
+from common import ROOT, mailboxes_load, process, quantile, recreate_database, setup_django
 
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/lwsmail_bench_authpolicy"
 TOKEN = "bench-authpolicy-token"
@@ -40,31 +40,8 @@ def load(mailboxes: int, stored: int) -> None:
 
     now = datetime.now(UTC)
     partitions_cover(scheme=ATTEMPTS, moments=ATTEMPTS.starts(now - timedelta(days=81), now))
+    mailboxes_load(count=mailboxes, hostings=100, password_hash="{BLF-CRYPT}x")
     with connection.cursor() as cur:
-        cur.execute(
-            "INSERT INTO lwsmail_customeraccount (name, contact_email, language, created_at)"
-            " VALUES ('bench', 'bench@example.net', 'en', now()) RETURNING id"
-        )
-        (customer,) = cur.fetchone()
-        cur.execute(
-            "INSERT INTO lwsmail_hosting (customer_id, name, created_at)"
-            " SELECT %s, 'h' || g, now() FROM generate_series(0, 99) g",
-            [customer],
-        )
-        cur.execute(
-            "INSERT INTO lwsmail_domain (hosting_id, name)"
-            " SELECT h.id, 'd' || g || '.bench.example' FROM generate_series(0, 999) g"
-            " JOIN lwsmail_hosting h ON h.name = 'h' || (g % 100)"
-        )
-        cur.execute(
-            """INSERT INTO lwsmail_mailbox (domain_id, address, password_hash, created_at,
-                 suspended_reason, suspended_for_inactivity)
-               SELECT d.id, 'box' || g || '@d' || (g %% 1000) || '.bench.example',
-                      '{BLF-CRYPT}x', now(), '', false
-                 FROM generate_series(0, %s - 1) g
-                 JOIN lwsmail_domain d ON d.name = 'd' || (g %% 1000) || '.bench.example'""",
-            [mailboxes],
-        )
         cur.execute(
             """INSERT INTO mailaccess_accessattempt
                  (uid, at, login, mailbox_id, hosting_id, protocol, client_ip, result, reason)

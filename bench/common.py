@@ -90,5 +90,39 @@ def fill_history(
     return time.perf_counter() - started
 
 
+def mailboxes_load(*, count: int, hostings: int, password_hash: str) -> None:
+    """`count` mailboxes box<n>@d<n % 1000>.bench.example over 1,000 domains spread over
+    `hostings` hostings of one customer, all with one hash."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute(
+            "INSERT INTO lwsmail_customeraccount (name, contact_email, language, created_at)"
+            " VALUES ('bench', 'bench@example.net', 'en', now()) RETURNING id"
+        )
+        (customer,) = cur.fetchone()
+        cur.execute(
+            "INSERT INTO lwsmail_hosting (customer_id, name, created_at)"
+            " SELECT %s, 'h' || g, now() FROM generate_series(0, %s - 1) g",
+            [customer, hostings],
+        )
+        cur.execute(
+            "INSERT INTO lwsmail_domain (hosting_id, name)"
+            " SELECT h.id, 'd' || g || '.bench.example' FROM generate_series(0, 999) g"
+            " JOIN lwsmail_hosting h ON h.name = 'h' || (g %% %s)",
+            [hostings],
+        )
+        cur.execute(
+            """INSERT INTO lwsmail_mailbox (domain_id, address, password_hash,
+                 password_changed_at, created_at, suspended_reason, suspended_for_inactivity)
+               SELECT d.id, 'box' || g || '@d' || (g %% 1000) || '.bench.example', %s, now(),
+                      now(), '', false
+                 FROM generate_series(0, %s - 1) g
+                 JOIN lwsmail_domain d ON d.name = 'd' || (g %% 1000) || '.bench.example'""",
+            [password_hash, count],
+        )
+        cur.execute("VACUUM ANALYZE lwsmail_mailbox")
+
+
 def quantile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100)[int(q) - 1] if len(values) > 1 else values[0]

@@ -7,13 +7,12 @@ import logging
 
 from celery import current_app as app  # the project's app, whichever process runs it
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone, translation
 
 from limits.models import Hold
-from webhooks.emails import email_send
+from webhooks.emails import email_send, staff_recipients
 
 log = logging.getLogger(__name__)
 NOTIFY_TASK = "limits.tasks.notify_hold"
@@ -70,12 +69,7 @@ def _send_customer(hold: Hold) -> None:
 
 
 def _send_staff(hold: Hold) -> None:
-    to = list(settings.STAFF_ALERT_EMAILS) or list(
-        get_user_model()
-        .objects.filter(is_staff=True, is_active=True)
-        .exclude(email="")
-        .values_list("email", flat=True)
-    )
+    to = staff_recipients()
     if not to:
         log.warning("hold of %s: no staff address to alert (STAFF_ALERT_EMAILS)", hold.mailbox)
         return

@@ -6,12 +6,11 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.urls import reverse
 from django.utils import timezone, translation
 
 from hosting.models import Mailbox
-from webhooks.emails import email_send
+from webhooks.emails import email_send, staff_recipients
 
 log = logging.getLogger(__name__)
 
@@ -45,12 +44,7 @@ def failed_logins_notify(*, login: str) -> bool:
             message_id=f"failed-logins-{mailbox.pk}-{hour}",
             hosting_id=hosting.pk,
         )
-    staff = list(settings.STAFF_ALERT_EMAILS) or list(
-        get_user_model()
-        .objects.filter(is_staff=True, is_active=True)
-        .exclude(email="")
-        .values_list("email", flat=True)
-    )
+    staff = staff_recipients()
     if staff:
         with translation.override("en"):
             email_send(

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 from django.db.models import Q
 from django.utils import timezone
 
 from hosting.models import Hosting
 from mailaccess.models import AccessAttempt
+from tracking.selectors import decode_cursor, keyset_cursor
+
+__all__ = ["AttemptFilters", "decode_cursor", "hosting_attempts"]
 
 PAGE_SIZE = 50
 
@@ -23,25 +24,6 @@ class AttemptFilters:
     protocol: str = ""
     since: date | None = None
     until: date | None = None
-
-
-def encode_cursor(attempt: AccessAttempt) -> str:
-    raw = f"{attempt.at.isoformat()}|{attempt.pk}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, int] | None:
-    """The (at, id) a page continues after; None for a cursor that is not ours."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        when, _, pk = raw.partition("|")
-        parsed = datetime.fromisoformat(when)
-        number = int(pk)
-        if parsed.tzinfo is None or not 0 < number < 2**63:
-            return None
-        return parsed.astimezone(UTC), number
-    except (binascii.Error, UnicodeDecodeError, ValueError, OverflowError):
-        return None
 
 
 def hosting_attempts(
@@ -69,5 +51,6 @@ def hosting_attempts(
         at, pk = after
         qs = qs.filter(Q(at__lt=at) | Q(at=at, pk__lt=pk))
     page = list(qs.order_by("-at", "-id")[: limit + 1])
-    next_cursor = encode_cursor(page[limit - 1]) if len(page) > limit else None
+    last = page[limit - 1] if len(page) > limit else None
+    next_cursor = keyset_cursor(last.at, last.pk) if last is not None else None
     return page[:limit], next_cursor

@@ -31,13 +31,18 @@ class MessageFilters:
     text: str = ""
 
 
-def encode_cursor(message: OutboundMessage) -> str:
-    raw = f"{message.sent_at.isoformat()}|{message.pk}".encode()
+def keyset_cursor(at: datetime, pk: int) -> str:
+    """The cursor of a newest-first page that ends at the row (at, pk)."""
+    raw = f"{at.isoformat()}|{pk}".encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+def encode_cursor(message: OutboundMessage) -> str:
+    return keyset_cursor(message.sent_at, message.pk)
+
+
 def decode_cursor(cursor: str) -> tuple[datetime, int] | None:
-    """The (sent_at, id) a page continues after; None for a cursor that is not ours."""
+    """The (time, id) a page continues after; None for a cursor that is not ours."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         when, _, pk = raw.partition("|")

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 
@@ -19,6 +20,16 @@ MAIL_TASK_OPTIONS = {
     "retry_jitter": True,
     "max_retries": 10,
 }
+
+
+def staff_recipients() -> list[str]:
+    """Who staff alerts go to: STAFF_ALERT_EMAILS, else every active staff member's e-mail."""
+    return list(settings.STAFF_ALERT_EMAILS) or list(
+        get_user_model()
+        .objects.filter(is_staff=True, is_active=True)
+        .exclude(email="")
+        .values_list("email", flat=True)
+    )
 
 
 def email_send(

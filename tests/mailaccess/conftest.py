@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import pytest
 from django.db import connection
 
+from mailaccess.policy import PREFIX, defence_forget
 from mailaccess.services import dovecot_role_configure
 from tests.harness.common import background, free_port, listening, wait_for
 from tests.harness.dovecot import Dovecot
@@ -66,6 +67,21 @@ class MailAccess:
         if self.postfix is not None:
             answers["smtp"] = self.smtp(user, password)
         return answers
+
+
+@pytest.fixture
+def clean_auth_keys(redis_client):
+    """No auth policy key (queue, failures, refusals, defence) before and after the test."""
+
+    def wipe() -> None:
+        keys = list(redis_client.scan_iter(f"{PREFIX}*"))
+        if keys:
+            redis_client.delete(*keys)
+        defence_forget()
+
+    wipe()
+    yield redis_client
+    wipe()
 
 
 def dovecot_for_this_database() -> Dovecot:

@@ -16,7 +16,7 @@ from limits.models import Hold
 from limits.services import holds_sync
 from limits.state import limits_rebuild
 from mailaccess.models import AccessAttempt, LoginDefence
-from mailaccess.policy import PREFIX, REFUSED_REASON, report
+from mailaccess.policy import REFUSED_REASON, report
 from mailaccess.services import attempts_record, login_defence_publish
 from tests.factories import CustomerAccountFactory, DomainFactory, MailboxFactory, UserFactory
 from tests.harness.common import free_port
@@ -43,18 +43,6 @@ def imap(dovecot, user: str, password: str, *, ip: str = "") -> tuple[bool, str,
             return False, exc.args[0].decode(), time.monotonic() - started
         conn.logout()
         return True, "", time.monotonic() - started
-
-
-@pytest.fixture
-def clean_auth_keys(redis_client):
-    def wipe() -> None:
-        keys = list(redis_client.scan_iter(f"{PREFIX}*"))
-        if keys:
-            redis_client.delete(*keys)
-
-    wipe()
-    yield redis_client
-    wipe()
 
 
 @pytest.fixture

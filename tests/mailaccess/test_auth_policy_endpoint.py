@@ -10,7 +10,7 @@ import pytest
 
 from hosting.redis import client as redis_client
 from mailaccess.models import AccessAttempt
-from mailaccess.policy import PREFIX, QUEUE_KEY
+from mailaccess.policy import QUEUE_KEY
 from mailaccess.services import attempts_record
 from tests.factories import DomainFactory, MailboxFactory
 
@@ -21,17 +21,9 @@ URL = "/api/authpolicy/"
 
 
 @pytest.fixture
-def policy(settings, redis_client):
+def policy(settings, clean_auth_keys):
     settings.AUTHPOLICY_TOKEN = TOKEN
-
-    def wipe() -> None:
-        keys = list(redis_client.scan_iter(f"{PREFIX}*"))
-        if keys:
-            redis_client.delete(*keys)
-
-    wipe()
-    yield redis_client
-    wipe()
+    return clean_auth_keys
 
 
 def call(client, command: str, body, token: str = TOKEN):

@@ -4,23 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from mailaccess.policy import PREFIX, allow, defence_forget, report
+from mailaccess.policy import PREFIX, allow, report
 
 IP = "203.0.113.66"
 T0 = 1_800_000_000.0
 
 
 @pytest.fixture
-def redis(redis_client):
-    def wipe() -> None:
-        keys = list(redis_client.scan_iter(f"{PREFIX}*"))
-        if keys:
-            redis_client.delete(*keys)
-
-    wipe()
-    defence_forget()  # the defaults: 10 in 10 minutes wait 5 s, 30 in an hour refused
-    yield redis_client
-    wipe()
+def redis(clean_auth_keys):
+    """The defaults: 10 in 10 minutes wait 5 s, 30 in an hour refused."""
+    return clean_auth_keys
 
 
 def fail(redis, n: int, at: float, ip: str = IP) -> None:
