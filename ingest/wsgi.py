@@ -11,16 +11,13 @@ ALLOWED_HOSTS (Django's 400 and its security log)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from typing import Any
 
-from django.conf import settings
 from django.core import signals
-from django.core.exceptions import DisallowedHost
-from django.http import HttpRequest
 
-from hosting.middleware import internal_call, proxy_headers_settle
+from hosting.wsgi import EnvironHeaders, answerable_here
 from ingest.api import CONTENT_TYPE, Reply, ingest_receive
 from tracking.models import IngestEvent
 
@@ -33,47 +30,6 @@ ROUTES = {
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
-class EnvironHeaders(Mapping[str, str]):
-    """A request's HTTP headers by name, any case, read from the WSGI environ when asked:
-    Django's HttpHeaders builds a dict of every header first, for the dozen or so lookups
-    an ack makes."""
-
-    def __init__(self, environ: dict[str, Any]) -> None:
-        self.environ = environ
-
-    @staticmethod
-    def _key(name: str) -> str:
-        key = name.upper().replace("-", "_")
-        return key if key in ("CONTENT_TYPE", "CONTENT_LENGTH") else f"HTTP_{key}"
-
-    def __getitem__(self, name: str) -> str:
-        return self.environ[self._key(name)]
-
-    def get(self, name: str, default: Any = None) -> Any:
-        return self.environ.get(self._key(name), default)
-
-    def __iter__(self) -> Iterator[str]:
-        for key in self.environ:
-            if key.startswith("HTTP_"):
-                yield key[5:].replace("_", "-").title()
-            elif key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
-                yield key.replace("_", "-").title()
-
-    def __len__(self) -> int:
-        return sum(1 for _ in self)
-
-
-class _EnvironRequest(HttpRequest):
-    """Enough of a request for Django's own host and HTTPS checks."""
-
-    def __init__(self, environ: dict[str, Any]) -> None:
-        super().__init__()
-        self.META = environ
-
-    def _get_scheme(self) -> str:
-        return self.META.get("wsgi.url_scheme", "http")
-
-
 class IngestFastPath:
     """A WSGI application: the ingest URLs' POSTs here, everything else to `app`."""
 
@@ -84,13 +40,7 @@ class IngestFastPath:
         kind = ROUTES.get(environ.get("PATH_INFO", ""))
         if kind is None or environ.get("REQUEST_METHOD") != "POST":
             return self.app(environ, start_response)
-        proxy_headers_settle(environ)
-        request = _EnvironRequest(environ)
-        if settings.SECURE_SSL_REDIRECT and not request.is_secure() and not internal_call(environ):
-            return self.app(environ, start_response)
-        try:
-            request.get_host()
-        except DisallowedHost:
+        if not answerable_here(environ):
             return self.app(environ, start_response)
         # As Django's handler: connections past their age or broken are closed around it.
         signals.request_started.send(sender=self.__class__, environ=environ)

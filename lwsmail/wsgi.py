@@ -8,5 +8,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "lwsmail.settings")
 django_application = get_wsgi_application()
 
 from ingest.wsgi import IngestFastPath  # noqa: E402  (needs the apps loaded)
+from mailaccess.wsgi import AuthPolicyFastPath  # noqa: E402
 
-application = IngestFastPath(django_application)
+application = AuthPolicyFastPath(IngestFastPath(django_application))
