@@ -5,10 +5,12 @@ from django.utils.translation import gettext_lazy as _
 
 from mailaccess.models import Protocol, Result
 from mailaccess.selectors import AttemptFilters
-from tracking.forms import DATE_RANGE
+from tracking.forms import DateRangeForm
 
 
-class AttemptFilterForm(forms.Form):
+class AttemptFilterForm(DateRangeForm):
+    field_order = ["mailbox", "result", "protocol", "since", "until"]
+
     mailbox = forms.CharField(
         label=_("Mailbox"),
         required=False,
@@ -22,18 +24,6 @@ class AttemptFilterForm(forms.Form):
         label=_("Protocol"),
         choices=[("", _("All protocols")), *Protocol.choices],
         required=False,
-    )
-    since = forms.DateField(
-        label=_("From"),
-        required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
-        validators=DATE_RANGE,
-    )
-    until = forms.DateField(
-        label=_("To"),
-        required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
-        validators=DATE_RANGE,
     )
 
     def clean_mailbox(self) -> str:

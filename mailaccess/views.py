@@ -24,8 +24,11 @@ log = logging.getLogger(__name__)
 MAX_BODY = 16 * 1024
 
 
-def auth_policy_answer(*, command: str | None, authorization: str, body: bytes) -> tuple[int, dict]:
-    """The HTTP status and JSON for one call of Dovecot's auth policy."""
+def auth_policy_answer(
+    *, command: str | None, authorization: str, body: bytes | None
+) -> tuple[int, dict]:
+    """The HTTP status and JSON for one call of Dovecot's auth policy (`body` None: longer
+    than MAX_BODY, and not read)."""
     token = settings.AUTHPOLICY_TOKEN
     if not token:
         return 404, {"detail": "The auth policy is off: AUTHPOLICY_TOKEN is not set."}
@@ -34,7 +37,7 @@ def auth_policy_answer(*, command: str | None, authorization: str, body: bytes) 
         return 401, {"detail": "Authorization: Bearer <AUTHPOLICY_TOKEN> expected."}
     if command not in ("allow", "report"):
         return 400, {"detail": "command must be allow or report."}
-    if len(body) > MAX_BODY:
+    if body is None:
         return 413, {"detail": "A login report is a few hundred bytes."}
     try:
         data = json.loads(body)

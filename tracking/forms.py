@@ -19,7 +19,32 @@ DATE_RANGE = [
 ]
 
 
-class MessageFilterForm(forms.Form):
+class DateRangeForm(forms.Form):
+    """A list's From and To dates (the day's bounds in the reader's zone), in order."""
+
+    since = forms.DateField(
+        label=_("From"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        validators=DATE_RANGE,
+    )
+    until = forms.DateField(
+        label=_("To"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        validators=DATE_RANGE,
+    )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("since") and data.get("until") and data["since"] > data["until"]:
+            raise forms.ValidationError(_("The start date is after the end date."))
+        return data
+
+
+class MessageFilterForm(DateRangeForm):
+    field_order = ["mailbox", "source", "status", "spam", "since", "until", "q"]
+
     mailbox = forms.ModelChoiceField(
         label=_("Address"),
         queryset=Mailbox.objects.none(),
@@ -33,29 +58,11 @@ class MessageFilterForm(forms.Form):
         label=_("Status"), choices=[("", _("All statuses")), *Status.choices], required=False
     )
     spam = forms.BooleanField(label=_("Spam only"), required=False)
-    since = forms.DateField(
-        label=_("From"),
-        required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
-        validators=DATE_RANGE,
-    )
-    until = forms.DateField(
-        label=_("To"),
-        required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
-        validators=DATE_RANGE,
-    )
     q = forms.CharField(label=_("Subject or recipient contains"), required=False, max_length=200)
 
     def __init__(self, *args, hosting: Hosting, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["mailbox"].queryset = Mailbox.objects.filter(domain__hosting=hosting)
-
-    def clean(self):
-        data = super().clean()
-        if data.get("since") and data.get("until") and data["since"] > data["until"]:
-            raise forms.ValidationError(_("The start date is after the end date."))
-        return data
 
     def filters(self) -> MessageFilters:
         data = self.cleaned_data
