@@ -121,13 +121,17 @@ class PassBatch:
         self.running: set[asyncio.Task] = set()  # the loop keeps only weak references
 
     async def ask(self, item: Any) -> Any:
+        return await self.submit(item)
+
+    def submit(self, item: Any) -> asyncio.Future:
+        """The item added to this pass's batch: a future of its result."""
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         if not self.pending:
             # After the handlers already woken in this pass have added their own items.
             loop.call_soon(self._flush)
         self.pending.append((item, future))
-        return await future
+        return future
 
     def _flush(self) -> None:
         batch, self.pending = self.pending, []

@@ -50,3 +50,20 @@ def client_network(address: str, ipv4_prefix: int, ipv6_prefix: int) -> str:
         number = int.from_bytes(packed, "big") >> (bits - prefix) << (bits - prefix)
         return f"{socket.inet_ntop(family, number.to_bytes(bits // 8, 'big'))}/{prefix}"
     return ""
+
+
+def listen_address(value: str) -> tuple[str, int]:
+    """A daemon's --listen value (IP:PORT, [IPv6]:PORT) as host and port; ValueError saying
+    what is expected."""
+    host, sep, port = value.rpartition(":")
+    host = host.strip("[]")
+    try:
+        ipaddress.ip_address(host)
+        number = int(port)
+    except ValueError:
+        raise ValueError(
+            f"--listen must be IP:PORT (e.g. 127.0.0.1:10040), not {value!r}"
+        ) from None
+    if not sep or not 0 < number < 65536:
+        raise ValueError(f"--listen port must be 1-65535, not {port!r}")
+    return host, number

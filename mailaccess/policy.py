@@ -4,6 +4,7 @@ the access log and its failure counted. The numbers are LoginDefence's, publishe
 
 from __future__ import annotations
 
+import hmac
 import ipaddress
 import json
 import time
@@ -21,10 +22,13 @@ REFUSED_REASON = "L-AUTH too many failed logins from your address, try again lat
 LUA = Path(__file__).resolve().parent / "lua"
 # What a report may carry into the queue (Dovecot's own values are far shorter).
 MAX_FIELD = 254
+# A call's JSON body: Dovecot's are a few hundred bytes.
+MAX_BODY = 16 * 1024
 
 
 @cache
-def _source(name: str) -> str:
+def source(name: str) -> str:
+    """The Lua source of one of the scripts in mailaccess/lua."""
     return (LUA / f"{name}.lua").read_text()
 
 
@@ -83,16 +87,23 @@ def login_key(kind: str, login: str) -> str:
     return f"{PREFIX}{kind}:box:{login}"
 
 
+def allow_call(rules: Defence, *, ip: str, now: float) -> tuple[list[str], list] | None:
+    """The keys and arguments of the allow script for a login from `ip`; None when the
+    client is never delayed (no address, or one of the provider's own networks)."""
+    if not ip or rules.exempts(ip):
+        return None
+    return (
+        [ip_key("failed", ip), ip_key("refused", ip)],
+        [int(now * 1000), rules.delay_window * 1000, rules.delay_after, rules.delay_seconds],
+    )
+
+
 def allow(redis, *, ip: str, now: float | None = None) -> int:
     """Dovecot's status before a login: 0 go on, N > 0 wait N seconds, -1 refused."""
-    rules = defence(redis)
-    if not ip or rules.exempts(ip):
+    call = allow_call(defence(redis), ip=ip, now=time.time() if now is None else now)
+    if call is None:
         return 0
-    now = time.time() if now is None else now
-    (status,) = redis.register_script(_source("auth_allow"))(
-        keys=[ip_key("failed", ip), ip_key("refused", ip)],
-        args=[int(now * 1000), rules.delay_window * 1000, rules.delay_after, rules.delay_seconds],
-    )
+    (status,) = redis.register_script(source("auth_allow"))(keys=call[0], args=call[1])
     return int(status)
 
 
@@ -109,10 +120,21 @@ def _text(value: object) -> str:
     return value[:MAX_FIELD].replace("\x00", "") if isinstance(value, str) else ""
 
 
-def report(redis, *, body: dict, now: float | None = None) -> Reported:
-    """Queue one attempt for the access log and count it if it failed (atomic in Redis)."""
-    rules = defence(redis)
-    now = time.time() if now is None else now
+@dataclass(frozen=True)
+class ReportCall:
+    login: str
+    ip: str
+    success: bool
+    keys: list[str]
+    args: list
+
+    def reported(self, result: list) -> Reported:
+        length, refused, alert = result
+        return Reported(self.login, int(length), bool(int(refused)), bool(int(alert)))
+
+
+def report_call(rules: Defence, *, body: dict, now: float) -> ReportCall:
+    """The keys and arguments of the report script for one attempt Dovecot reported."""
     login = _text(body.get("login")).strip().lower()
     ip = _text(body.get("remote")).strip()
     success = body.get("success") is True
@@ -132,24 +154,71 @@ def report(redis, *, body: dict, now: float | None = None) -> Reported:
     tried = not success and not policy_reject
     by_ip = tried and bool(ip) and not rules.exempts(ip)
     by_login = tried and "@" in login
-    length, refused, alert = redis.register_script(_source("auth_report"))(
-        keys=[
-            QUEUE_KEY,
-            ip_key("failed", ip),
-            ip_key("refused", ip),
-            login_key("failed", login),
-            login_key("alerted", login),
-        ],
-        args=[
-            json.dumps(attempt),
-            int(now * 1000),
-            member[:12],
-            int(by_ip),
-            int(by_login),
-            rules.refuse_window * 1000,
-            rules.refuse_after,
-            rules.refuse_seconds,
-            rules.alert_after,
-        ],
+    keys = [
+        QUEUE_KEY,
+        ip_key("failed", ip),
+        ip_key("refused", ip),
+        login_key("failed", login),
+        login_key("alerted", login),
+    ]
+    args = [
+        json.dumps(attempt),
+        int(now * 1000),
+        member[:12],
+        int(by_ip),
+        int(by_login),
+        rules.refuse_window * 1000,
+        rules.refuse_after,
+        rules.refuse_seconds,
+        rules.alert_after,
+    ]
+    return ReportCall(login, ip[:64], success, keys, args)
+
+
+def report(redis, *, body: dict, now: float | None = None) -> Reported:
+    """Queue one attempt for the access log and count it if it failed (atomic in Redis)."""
+    call = report_call(defence(redis), body=body, now=time.time() if now is None else now)
+    return call.reported(
+        redis.register_script(source("auth_report"))(keys=call.keys, args=call.args)
     )
-    return Reported(login, int(length), bool(refused), bool(alert))
+
+
+class CallRefused(Exception):
+    """A call of the auth policy answered with an HTTP error: its status and JSON."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.data = status, {"detail": detail}
+
+
+def call_parse(*, token: str, command: str | None, authorization: str, body: bytes | None) -> dict:
+    """The JSON object of one call of Dovecot's auth policy, once the caller, the command
+    and the body are right (`body` None: longer than MAX_BODY, and not read); CallRefused
+    otherwise. The web's view and the daemon (authpolicyd) answer through this."""
+    if not token:
+        raise CallRefused(404, "The auth policy is off: AUTHPOLICY_TOKEN is not set.")
+    given = authorization.encode("utf-8", "replace")
+    if not hmac.compare_digest(given, f"Bearer {token}".encode()):
+        raise CallRefused(401, "Authorization: Bearer <AUTHPOLICY_TOKEN> expected.")
+    if command not in ("allow", "report"):
+        raise CallRefused(400, "command must be allow or report.")
+    if body is None:
+        raise CallRefused(413, "A login report is a few hundred bytes.")
+    try:
+        data = json.loads(body)
+    except ValueError:
+        raise CallRefused(400, "The body is not JSON.") from None
+    if not isinstance(data, dict):
+        raise CallRefused(400, "The body is a JSON object.")
+    return data
+
+
+def client_ip(data: dict) -> str:
+    """The client address a call names, as the allow script keys it."""
+    remote = data.get("remote")
+    return remote.strip()[:64] if isinstance(remote, str) else ""
+
+
+def allow_answer(status: int) -> dict:
+    """The JSON Dovecot reads before a login."""
+    return {"status": status, "msg": REFUSED_REASON if status < 0 else ""}

@@ -28,6 +28,7 @@ from mailaccess.policy import (
     REFUSED_REASON,
     Defence,
     Reported,
+    client_ip,
     defence_forget,
     report,
 )
@@ -77,18 +78,29 @@ def attempt_reported(*, redis, body: dict, now: float | None = None) -> Reported
     """One attempt Dovecot reported: queued for the access log, a failure counted against
     its client and mailbox, a success counted for the mailbox's networks (L-HOLD)."""
     reported = report(redis, body=body, now=now)
-    login = reported.login
-    if reported.refused_now:
-        counter_add("login_refusals_started")
-    if reported.alert_now:
-        _queue(ALERT_TASK, [login])
-    if reported.queued == 1:  # the first in an empty queue: a worker records it now
-        _queue(RECORD_TASK, [])
-    if body.get("success") is True and "@" in login:
-        remote = body.get("remote")
-        ip = remote.strip()[:64] if isinstance(remote, str) else ""
-        login_networks_check(redis=redis, login=login, ip=ip, now=now)
+    for field in report_metrics(reported):
+        counter_add(field)
+    for task, args in report_tasks(reported):
+        _queue(task, args)
+    if body.get("success") is True and "@" in reported.login:
+        login_networks_check(redis=redis, login=reported.login, ip=client_ip(body), now=now)
     return reported
+
+
+def report_metrics(reported: Reported) -> list[str]:
+    """The metrics' counters one report adds to."""
+    return ["login_refusals_started"] if reported.refused_now else []
+
+
+def report_tasks(reported: Reported) -> list[tuple[str, list]]:
+    """The tasks one report queues: the mailbox's alert, and recording when the queue was
+    empty (a worker records it now; beat's job records the rest)."""
+    tasks: list[tuple[str, list]] = []
+    if reported.alert_now:
+        tasks.append((ALERT_TASK, [reported.login]))
+    if reported.queued == 1:
+        tasks.append((RECORD_TASK, []))
+    return tasks
 
 
 def _queue(task: str, args: list) -> None:
@@ -98,10 +110,9 @@ def _queue(task: str, args: list) -> None:
         log.exception("mailaccess: %s not queued", task)
 
 
-def login_networks_check(*, redis, login: str, ip: str, now: float | None = None) -> Held | None:
-    """Count a successful login's network for the mailbox, as the policy service counts
-    SMTP's: more than the published number in an hour holds it (L-HOLD)."""
-    published = redis.hget(LIMITS_KEY, "default")
+def networks_detection(*, published: bytes | str | None, login: str, ip: str) -> Detection | None:
+    """What compromise detection counts for a successful login, given the published
+    default limits (None: detection is off, or the login's network is not an address)."""
     if not published:
         return None
     default = json.loads(published)
@@ -109,12 +120,26 @@ def login_networks_check(*, redis, login: str, ip: str, now: float | None = None
     net = client_network(ip.strip(), int(default.get("p4", 24)), int(default.get("p6", 64)))
     if max_networks <= 0 or not net:
         return None
-    detection = Detection(mailbox=login, volume=0, network=net, max_networks=max_networks)
+    return Detection(mailbox=login, volume=0, network=net, max_networks=max_networks)
+
+
+def login_hold_report(*, login: str, found: Held) -> None:
+    """A hold that a login's network started: logged and recorded by the worker."""
+    if found.new:
+        log.warning("mailaccess: %s held (%s networks in an hour)", login, found.observed)
+        _queue(RECORD_HOLD_TASK, [login, found.entry])
+
+
+def login_networks_check(*, redis, login: str, ip: str, now: float | None = None) -> Held | None:
+    """Count a successful login's network for the mailbox, as the policy service counts
+    SMTP's: more than the published number in an hour holds it (L-HOLD)."""
+    published = redis.hget(LIMITS_KEY, "default")
+    detection = networks_detection(published=published, login=login, ip=ip)
+    if detection is None:
+        return None
     found = admit(redis, [], detection=detection, now=now)
     if isinstance(found, Held):
-        if found.new:
-            log.warning("mailaccess: %s held (%s networks in an hour)", login, found.observed)
-            _queue(RECORD_HOLD_TASK, [login, found.entry])
+        login_hold_report(login=login, found=found)
         return found
     return None
 

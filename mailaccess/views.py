@@ -5,8 +5,6 @@ path (mailaccess/wsgi.py) answers the same, ahead of Django's handler."""
 
 from __future__ import annotations
 
-import hmac
-import json
 import logging
 
 from django.conf import settings
@@ -17,11 +15,10 @@ from redis import RedisError
 
 from hosting.counters import count
 from hosting.redis import client
-from mailaccess.policy import REFUSED_REASON, allow
+from mailaccess.policy import MAX_BODY, CallRefused, allow, allow_answer, call_parse, client_ip
 from mailaccess.services import attempt_reported
 
 log = logging.getLogger(__name__)
-MAX_BODY = 16 * 1024
 
 
 def auth_policy_answer(
@@ -29,29 +26,18 @@ def auth_policy_answer(
 ) -> tuple[int, dict]:
     """The HTTP status and JSON for one call of Dovecot's auth policy (`body` None: longer
     than MAX_BODY, and not read)."""
-    token = settings.AUTHPOLICY_TOKEN
-    if not token:
-        return 404, {"detail": "The auth policy is off: AUTHPOLICY_TOKEN is not set."}
-    given = authorization.encode("utf-8", "replace")
-    if not hmac.compare_digest(given, f"Bearer {token}".encode()):
-        return 401, {"detail": "Authorization: Bearer <AUTHPOLICY_TOKEN> expected."}
-    if command not in ("allow", "report"):
-        return 400, {"detail": "command must be allow or report."}
-    if body is None:
-        return 413, {"detail": "A login report is a few hundred bytes."}
     try:
-        data = json.loads(body)
-    except ValueError:
-        return 400, {"detail": "The body is not JSON."}
-    if not isinstance(data, dict):
-        return 400, {"detail": "The body is a JSON object."}
+        data = call_parse(
+            token=settings.AUTHPOLICY_TOKEN, command=command, authorization=authorization, body=body
+        )
+    except CallRefused as refused:
+        return refused.status, refused.data
     try:
         if command == "allow":
-            remote = data.get("remote")
-            status = allow(client(), ip=remote.strip()[:64] if isinstance(remote, str) else "")
+            status = allow(client(), ip=client_ip(data))
             if status:
                 count("login_refused" if status < 0 else "login_delayed")
-            return 200, {"status": status, "msg": REFUSED_REASON if status < 0 else ""}
+            return 200, allow_answer(status)
         attempt_reported(redis=client(), body=data)
         return 200, {"status": 0, "msg": ""}
     except RedisError as exc:

@@ -51,7 +51,7 @@ class Dovecot:
             header.write_text(f"Authorization: Bearer {self.policy_token}")
             shipped = (DEPLOY / "lwsmail-policy.conf").read_text()
             for old, new in (
-                ("http://127.0.0.1:8000/api/authpolicy/", self.policy_url),
+                ("http://127.0.0.1:10041/api/authpolicy/", self.policy_url),
                 ("/run/lwsmail/policy-header", str(header)),
             ):
                 assert old in shipped

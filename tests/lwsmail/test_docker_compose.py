@@ -12,7 +12,10 @@ import yaml
 
 from tests.harness.common import ROOT, require_binary
 
-LONG_RUNNING = {"postgres", "redis", "rspamd", "web", "worker", "beat", "policyd", "dovecot"}
+LONG_RUNNING = {
+    *("postgres", "redis", "rspamd", "web", "worker", "beat", "policyd", "authpolicyd"),
+    "dovecot",
+}
 SECRETS = (
     "\nINGEST_PASSWORD=s3cret\nPOSTGRES_PASSWORD=pg0s3cret\n"
     "DOVECOT_DB_PASSWORD=dovecot0s3cret0long\nDOVECOT_TLS_DIR=/etc/ssl/mail\n"
@@ -70,6 +73,7 @@ def test_rspamd_runs_the_shipped_config_pushing_to_the_panel_and_reading_its_red
 
 def test_policyd_and_beat_run_the_projects_own_commands(services):
     assert services["policyd"]["command"][:3] == ["python", "manage.py", "policyd"]
+    assert services["authpolicyd"]["command"][:3] == ["python", "manage.py", "authpolicyd"]
     assert services["beat"]["command"][:4] == ["celery", "-A", "lwsmail", "beat"]
 
 
@@ -137,6 +141,7 @@ def test_published_ports_listen_on_loopback_unless_told_otherwise(services, tmp_
         "web": [("127.0.0.1", "8000")],
         "rspamd": [("127.0.0.1", "11332")],
         "policyd": [("127.0.0.1", "10040")],
+        "authpolicyd": [("127.0.0.1", "10041")],
         "dovecot": [
             ("127.0.0.1", "143"),
             ("127.0.0.1", "993"),
@@ -151,6 +156,7 @@ def test_published_ports_listen_on_loopback_unless_told_otherwise(services, tmp_
     assert result.returncode == 0, result.stderr
     other = yaml.safe_load(result.stdout)["services"]
     assert _published(other["policyd"]) == [("10.0.0.5", "10040")]
+    assert _published(other["authpolicyd"]) == [("10.0.0.5", "10041")]
     # The customers' mail programs reach IMAP and POP3; only the mail hosts SMTP AUTH.
     assert ("0.0.0.0", "993") in _published(other["dovecot"])
     assert ("10.0.0.5", "12345") in _published(other["dovecot"])

@@ -5,7 +5,9 @@ import poplib
 import smtplib
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -82,6 +84,16 @@ def clean_auth_keys(redis_client):
     wipe()
     yield redis_client
     wipe()
+
+
+@contextmanager
+def authpolicyd(token: str, log: Path, **env: str) -> Iterator[str]:
+    """`manage.py authpolicyd` on a free port, against this test's Redis: its URL."""
+    port = free_port()
+    args = [sys.executable, "manage.py", "authpolicyd", "--listen", f"127.0.0.1:{port}"]
+    with background(args, env={**worker_env(), "AUTHPOLICY_TOKEN": token, **env}, log=log):
+        wait_for(lambda: listening(port), timeout=30, what="authpolicyd")
+        yield f"http://127.0.0.1:{port}/api/authpolicy/"
 
 
 def dovecot_for_this_database() -> Dovecot:

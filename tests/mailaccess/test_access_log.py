@@ -20,7 +20,7 @@ from mailaccess.policy import REFUSED_REASON, report
 from mailaccess.services import attempts_record, login_defence_publish
 from tests.factories import CustomerAccountFactory, DomainFactory, MailboxFactory, UserFactory
 from tests.harness.forwarder import Forwarder
-from tests.mailaccess.conftest import dovecot_for_this_database
+from tests.mailaccess.conftest import authpolicyd, dovecot_for_this_database
 from tests.panel.conftest import PASSWORD as PANEL_PASSWORD
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -71,14 +71,30 @@ def customer(transactional_db):
 
 
 @pytest.fixture
-def dovecot(live_server, settings, clean_auth_keys, customer):
+def dovecot(settings, clean_auth_keys, customer, tmp_path):
+    """Dovecot asking the auth policy daemon, as deployed (deploy/dovecot)."""
     settings.AUTHPOLICY_TOKEN = TOKEN
     login_defence_publish(redis=redis_client())
     server = dovecot_for_this_database()
+    with authpolicyd(TOKEN, tmp_path / "authpolicyd.log") as url:
+        server.policy_url, server.policy_token = url, TOKEN
+        with server.running():
+            yield server
+    server.cleanup()
+
+
+def test_the_webs_endpoint_serves_dovecot_as_the_daemon_does(
+    live_server, settings, clean_auth_keys, customer
+):
+    settings.AUTHPOLICY_TOKEN = TOKEN
+    server = dovecot_for_this_database()
     server.policy_url, server.policy_token = f"{live_server.url}/api/authpolicy/", TOKEN
     with server.running():
-        yield server
+        assert imap(server, BOX, SECRET, ip="198.51.100.7")[0]
+        assert not imap(server, BOX, "wrong", ip="203.0.113.9")[0]
     server.cleanup()
+    rows = [(a.client_ip, a.result) for a in recorded()]
+    assert rows == [("198.51.100.7", "success"), ("203.0.113.9", "wrong_password")]
 
 
 def recorded() -> list[AccessAttempt]:
@@ -181,21 +197,22 @@ def test_six_networks_of_successful_logins_in_an_hour_hold_the_mailbox(
 
 
 def test_logins_go_on_while_the_panel_is_away_and_are_logged_again_when_it_returns(
-    live_server, settings, clean_auth_keys, customer
+    settings, clean_auth_keys, customer, tmp_path
 ):
     settings.AUTHPOLICY_TOKEN = TOKEN
-    host, port = live_server.url.removeprefix("http://").split(":")
-    panel = Forwarder(("127.0.0.1", int(port))).start()
     server = dovecot_for_this_database()
-    server.policy_url = f"http://{host}:{panel.port}/api/authpolicy/"
-    server.policy_token = TOKEN
-    with server.running():
-        assert imap(server, BOX, SECRET, ip="198.51.100.1")[0]
-        panel.stop()  # the panel goes away
-        assert imap(server, BOX, SECRET, ip="198.51.100.2")[0]
-        assert not imap(server, BOX, "wrong", ip="198.51.100.3")[0]
-        panel.start()  # and comes back
-        assert imap(server, BOX, SECRET, ip="198.51.100.4")[0]
+    with authpolicyd(TOKEN, tmp_path / "authpolicyd.log") as url:
+        port = int(url.split(":")[2].split("/")[0])
+        panel = Forwarder(("127.0.0.1", port)).start()
+        server.policy_url = f"http://127.0.0.1:{panel.port}/api/authpolicy/"
+        server.policy_token = TOKEN
+        with server.running():
+            assert imap(server, BOX, SECRET, ip="198.51.100.1")[0]
+            panel.stop()  # the panel goes away
+            assert imap(server, BOX, SECRET, ip="198.51.100.2")[0]
+            assert not imap(server, BOX, "wrong", ip="198.51.100.3")[0]
+            panel.start()  # and comes back
+            assert imap(server, BOX, SECRET, ip="198.51.100.4")[0]
     server.cleanup()
     # What Dovecot reported while the panel was there is all there, once; what happened
     # while it was away is there too when Dovecot's HTTP client got it through on a retry.

@@ -47,6 +47,6 @@ def test_the_stacks_dovecot_conf_is_valid_and_authenticates_with_the_panel_only(
     assert "PGHOST" in config and "port = 12345" in config
     # The stack's panel answers the auth policy, and a panel that is away stops no login.
     assert doveconf(tmp_path, "-h", "auth_policy_server_url").strip() == (
-        "http://web:8000/api/authpolicy/"
+        "http://authpolicyd:10041/api/authpolicy/"
     )
     assert doveconf(tmp_path, "-h", "auth_policy_reject_on_fail").strip() == "no"

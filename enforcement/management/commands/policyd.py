@@ -2,28 +2,13 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import ipaddress
 import signal
 
 import uvloop
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from enforcement.policyd import PolicyServer
-
-
-def parse_listen(value: str) -> tuple[str, int]:
-    host, sep, port = value.rpartition(":")
-    host = host.strip("[]")
-    try:
-        ipaddress.ip_address(host)
-        number = int(port)
-    except ValueError:
-        raise CommandError(
-            f"--listen must be IP:PORT (e.g. 127.0.0.1:10040), not {value!r}"
-        ) from None
-    if not sep or not 0 < number < 65536:
-        raise CommandError(f"--listen port must be 1-65535, not {port!r}")
-    return host, number
+from hosting.networks import listen_address
 
 
 class Command(BaseCommand):
@@ -33,7 +18,10 @@ class Command(BaseCommand):
         parser.add_argument("--listen", default="127.0.0.1:10040", help="IP:PORT to listen on")
 
     def handle(self, *args, listen: str, **options) -> None:
-        host, port = parse_listen(listen)
+        try:
+            host, port = listen_address(listen)
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
 
         try:
             policy = PolicyServer()
