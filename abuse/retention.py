@@ -11,6 +11,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from abuse.models import PolicyTier
+from tracking.deliveries import deliveries_expire
 from tracking.services import messages_expire
 
 MARGIN = timedelta(days=10)
@@ -50,4 +51,7 @@ def message_history_expire(*, now: datetime | None = None, batch_size: int = 500
     if problem is not None:
         raise RetentionTooShort(problem)
     before = (now or timezone.now()) - timedelta(days=history_days())
+    # The delivery results go with their messages (their count is not returned: callers
+    # report messages).
+    deliveries_expire(before=before, batch_size=batch_size)
     return messages_expire(before=before, batch_size=batch_size)

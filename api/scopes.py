@@ -17,3 +17,7 @@ class Scope(models.TextChoices):
         "mailboxes:write",
         "create, suspend, reactivate, delete mailboxes, set passwords",
     )
+    DELIVERIES_WRITE = (
+        "deliveries:write",
+        "report delivery results (the mail-host agent); reaches every customer",
+    )

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from api import mailboxes, views
+from api import deliveries, mailboxes, views
 
 urlpatterns = [
     path("hostings/", views.HostingList.as_view(), name="api-hostings"),
@@ -34,6 +34,7 @@ urlpatterns = [
         mailboxes.MailboxPassword.as_view(),
         name="api-mailbox-password",
     ),
+    path("deliveries/", deliveries.DeliveryReport.as_view(), name="api-deliveries"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The schema as a page to read (the document above downloads as YAML).
     path(

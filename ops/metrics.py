@@ -126,6 +126,9 @@ class StateCollector(Collector):
             ("login_refused", "Logins the brute-force defence refused."),
             ("login_refusals_started", "Clients refused for an hour after too many failures."),
             ("login_reports_parked", "Login reports that could not be read, parked."),
+            ("delivery_results_stored", "Delivery results the mail hosts shipped, stored."),
+            ("delivery_results_refused", "Shipped delivery results that were not ones."),
+            ("delivery_log_lines_skipped", "Mail log lines the agents read that were not results."),
         ):
             yield CounterMetricFamily(f"lwsmail_{name}", doc, counters.get(name, 0))
         answers = prefixed("policyd_answers:")

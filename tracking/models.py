@@ -183,3 +183,42 @@ class IngestEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} #{self.pk} {self.received_at:%Y-%m-%d %H:%M:%S}"
+
+
+class DeliveryStatus(models.TextChoices):
+    DELIVERED = "delivered", _("delivered")
+    DEFERRED = "deferred", _("deferred, retrying")
+    BOUNCED = "bounced", _("bounced")
+    EXPIRED = "expired", _("given up")
+
+
+class Delivery(models.Model):
+    """What the receiving server answered for one recipient, as Postfix logged it on `host`
+    (the mail-host agent ships it: mxagent/). Joined to its message by queue id when read,
+    so a result that comes before its message's Rspamd push waits for nothing."""
+
+    host = models.CharField(max_length=255)
+    queue_id = models.CharField(max_length=64)
+    # "" for a message given up whole (expired: every recipient not yet delivered).
+    recipient = models.CharField(max_length=254, blank=True)
+    status = models.CharField(max_length=16, choices=DeliveryStatus.choices)
+    dsn = models.CharField(max_length=16, blank=True)
+    reply = models.TextField(blank=True)
+    relay = models.CharField(max_length=255, blank=True)
+    delay = models.FloatField(null=True, blank=True)
+    logged_at = models.DateTimeField()
+    received_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["logged_at", "id"]
+        constraints = [
+            # A line shipped twice is stored once; its index also finds a message's results.
+            models.UniqueConstraint(
+                fields=["queue_id", "recipient", "logged_at", "status", "host"],
+                name="delivery_once",
+            )
+        ]
+        indexes = [models.Index(fields=["logged_at"], name="delivery_logged")]
+
+    def __str__(self) -> str:
+        return f"{self.queue_id} {self.recipient or '*'} {self.status}"

@@ -11,6 +11,7 @@ from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_GET
 
 from hosting.access import hosting_for
+from tracking.deliveries import message_deliveries
 from tracking.forms import MessageFilterForm
 from tracking.models import MessageContent, OutboundMessage
 from tracking.selectors import (
@@ -81,6 +82,7 @@ def message_detail(request: HttpRequest, hosting_id: int, message_id: int) -> Ht
         "symbols": sorted(
             (content.symbols if content else {}).items(), key=lambda s: -abs(s[1]["score"])
         ),
+        "deliveries": message_deliveries(message),
     }
     return render(request, "tracking/detail.html", context)
 

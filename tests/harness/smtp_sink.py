@@ -17,6 +17,16 @@ class Inbox(Message):
         super().__init__(message_class=None)
         self.received: list[EmailMessage] = []
         self._arrived = threading.Condition()
+        # A receiving server's answers by recipient: the reply for each address that
+        # starts with the key (450 ..., 550 ...); every other recipient is taken.
+        self.replies: dict[str, str] = {}
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options) -> str:
+        for start, reply in self.replies.items():
+            if address.lower().startswith(start):
+                return reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     def handle_message(self, message: EmailMessage) -> None:
         with self._arrived:

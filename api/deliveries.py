@@ -1,0 +1,60 @@
+"""The mail-host agent's endpoint (mxagent/): Postfix's delivery results, in batches.
+
+Machine traffic, not a staff member's write: it is not in the audit trail (a line per
+batch would bury the writes people make)."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from api.scopes import Scope
+from tracking.deliveries import MAX_BATCH, deliveries_record
+
+
+class DeliveryBatchSerializer(serializers.Serializer):
+    host = serializers.CharField(max_length=255, help_text="The mail host that logged them.")
+    deliveries = serializers.ListField(
+        child=serializers.JSONField(allow_null=True),
+        max_length=MAX_BATCH,
+        help_text=(
+            "Results as mxagent ships them: queue_id, recipient, status (delivered, deferred, "
+            "bounced, expired), dsn, reply, relay, delay, logged_at (ISO 8601 with offset). "
+            "Each is checked alone: one that is not a result is counted as invalid."
+        ),
+    )
+    skipped = serializers.IntegerField(
+        min_value=0, default=0, help_text="Log lines the agent read that were not results."
+    )
+
+
+class DeliveryBatchResultSerializer(serializers.Serializer):
+    stored = serializers.IntegerField()
+    duplicates = serializers.IntegerField(help_text="Already stored: shipped again.")
+    invalid = serializers.IntegerField()
+
+
+class DeliveryReport(APIView):
+    required_scope = Scope.DELIVERIES_WRITE
+
+    @extend_schema(request=DeliveryBatchSerializer, responses=DeliveryBatchResultSerializer)
+    def post(self, request: Request) -> Response:
+        """Store a batch of delivery results; a result shipped twice is stored once."""
+        if request.auth.customers.exists():
+            raise PermissionDenied(
+                "Delivery results concern every customer: use a token that reaches them all."
+            )
+        if not isinstance(request.data, dict):
+            raise ValidationError("A JSON object: host, deliveries, skipped.")
+        batch = DeliveryBatchSerializer(data=request.data)
+        batch.is_valid(raise_exception=True)
+        recorded = deliveries_record(
+            host=batch.validated_data["host"].replace("\x00", ""),
+            items=batch.validated_data["deliveries"],
+            skipped=batch.validated_data["skipped"],
+        )
+        return Response(DeliveryBatchResultSerializer(recorded).data)
