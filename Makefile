@@ -28,7 +28,7 @@ TEST_ENV := DJANGO_SECRET_KEY=tests-only-7c1e0b5d2f9a4e8c6b3d1f0a9e8d7c6b5a4f3e2
 	REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/15}
 
 
-.PHONY: install port-free run demo demo-spam test lint format static bench bench-engine bench-ingest bench-tracking bench-policyd bench-retention bench-ack bench-dashboard bench-drain bench-auth bench-authpolicy clean
+.PHONY: install port-free run demo demo-spam test lint format static bench bench-engine bench-ingest bench-tracking bench-policyd bench-retention bench-ack bench-dashboard bench-drain bench-auth bench-authpolicy bench-mxagent clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -76,7 +76,7 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: bench-engine bench-ingest bench-tracking bench-policyd bench-retention bench-ack bench-dashboard bench-drain bench-auth bench-authpolicy
+bench: bench-engine bench-ingest bench-tracking bench-policyd bench-retention bench-ack bench-dashboard bench-drain bench-auth bench-authpolicy bench-mxagent
 
 # The benches run the production settings, whose static files storage needs the manifest
 # that `collectstatic` writes (on a fresh clone nothing else has run it).
@@ -111,6 +111,10 @@ bench-auth: static
 # Dovecot's auth policy endpoint at 1,000 logins a second.
 bench-authpolicy: static
 	$(TEST_ENV) $(PY) bench/authpolicy.py $(BENCH_ARGS)
+
+# The mail-host agent: 10^5 log lines parsed and shipped to a running panel.
+bench-mxagent: static
+	$(TEST_ENV) $(PY) bench/mxagent.py $(BENCH_ARGS)
 
 bench-engine: static
 	$(TEST_ENV) $(PY) bench/engine.py $(BENCH_ARGS)
