@@ -38,16 +38,24 @@ class DeliveryBatchResultSerializer(serializers.Serializer):
     invalid = serializers.IntegerField()
 
 
-class DeliveryReport(APIView):
+class MailHostView(APIView):
+    """An endpoint of the mail-host agent: its scope, and a token that reaches every
+    customer (what a mail host reports concerns them all)."""
+
     required_scope = Scope.DELIVERIES_WRITE
 
+    def initial(self, request, *args, **kwargs) -> None:
+        super().initial(request, *args, **kwargs)
+        if request.auth.customers.exists():
+            raise PermissionDenied(
+                "A mail host's reports concern every customer: use a token that reaches them all."
+            )
+
+
+class DeliveryReport(MailHostView):
     @extend_schema(request=DeliveryBatchSerializer, responses=DeliveryBatchResultSerializer)
     def post(self, request: Request) -> Response:
         """Store a batch of delivery results; a result shipped twice is stored once."""
-        if request.auth.customers.exists():
-            raise PermissionDenied(
-                "Delivery results concern every customer: use a token that reaches them all."
-            )
         if not isinstance(request.data, dict):
             raise ValidationError("A JSON object: host, deliveries, skipped.")
         batch = DeliveryBatchSerializer(data=request.data)

@@ -19,5 +19,5 @@ class Scope(models.TextChoices):
     )
     DELIVERIES_WRITE = (
         "deliveries:write",
-        "report delivery results (the mail-host agent); reaches every customer",
+        "the mail-host agent: delivery results and the queue; reaches every customer",
     )

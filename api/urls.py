@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from api import deliveries, mailboxes, views
+from api import deliveries, mailboxes, queue, views
 
 urlpatterns = [
     path("hostings/", views.HostingList.as_view(), name="api-hostings"),
@@ -35,6 +35,8 @@ urlpatterns = [
         name="api-mailbox-password",
     ),
     path("deliveries/", deliveries.DeliveryReport.as_view(), name="api-deliveries"),
+    path("queue/", queue.QueueState.as_view(), name="api-queue"),
+    path("queue/held/", queue.QueueHeld.as_view(), name="api-queue-held"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The schema as a page to read (the document above downloads as YAML).
     path(

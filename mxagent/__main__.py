@@ -10,7 +10,17 @@ import socket
 import sys
 from pathlib import Path
 
-from mxagent.agent import Counts, LogFile, Panel, Refused, follow, ship, stream_lines
+from mxagent.agent import (
+    Counts,
+    LogFile,
+    Panel,
+    Postfix,
+    QueueKeeper,
+    Refused,
+    follow,
+    ship,
+    stream_lines,
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,7 +34,16 @@ def main(argv: list[str] | None = None) -> int:
     source.add_argument("--stdin", action="store_true", help="read the log from stdin")
     parser.add_argument("--state", type=Path, help="where the place in --log is kept")
     parser.add_argument("--host", default=socket.gethostname(), help="this mail host's name")
-    parser.add_argument("--once", action="store_true", help="stop at the end of the log")
+    parser.add_argument("--once", action="store_true", help="one pass, then stop")
+    parser.add_argument(
+        "--queue",
+        action="store_true",
+        help="hold the queued mail of blocked senders (postqueue, postsuper, postcat)",
+    )
+    parser.add_argument("--postfix-config", help="Postfix's configuration directory (-c)")
+    parser.add_argument(
+        "--sudo", action="store_true", help="run postsuper and postcat through sudo -n"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
 
@@ -37,8 +56,14 @@ def main(argv: list[str] | None = None) -> int:
         token = os.environ.get("MXAGENT_TOKEN", "").strip()
     if not token:
         parser.error("the API token: set MXAGENT_TOKEN or give --token-file")
-    if args.log is not None and args.state is None:
-        parser.error("--log needs --state (where the agent keeps its place)")
+    if (args.log is not None or args.queue) and args.state is None:
+        parser.error("--log and --queue need --state (where the agent keeps its place)")
+    keeper = None
+    if args.queue:
+        if args.stdin:
+            parser.error("--queue goes with --log (the agent keeps the queue between reads)")
+        postfix = Postfix(args.postfix_config, ("sudo", "-n") if args.sudo else ())
+        keeper = QueueKeeper(postfix, args.state.with_name(args.state.stem + "-held.json"))
     panel = Panel(args.panel, token, host=args.host)
     try:
         if args.stdin:
@@ -49,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
                 logfile = LogFile(args.log, args.state)
             except ValueError as exc:
                 parser.error(str(exc))
-            counts = follow(logfile, panel, once=args.once)
+            counts = follow(logfile, panel, once=args.once, keeper=keeper)
     except Refused as exc:
         print(f"mxagent: the panel refused this agent: {exc}", file=sys.stderr)
         return 2

@@ -14,14 +14,17 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 
 from mxagent.follow import LogFile, Place
 from mxagent.parse import parse
+from mxagent.queue import Postfix, Wanted, held_load, held_save, reconcile
 
 log = logging.getLogger("mxagent")
 PATH = "/api/v1/deliveries/"
+QUEUE_PATH = "/api/v1/queue/"
 # A batch stays far below the TLS front's 1 MiB body limit (a line is under 1 KiB).
 BATCH = 500
 
@@ -68,6 +71,48 @@ class Panel:
             log.warning("mxagent: the panel %s; sending again in %.0f s", problem, wait)
             sleep(wait)
             wait = min(wait * 2, 60.0)
+
+    def queue_wanted(self) -> Wanted:
+        """What the panel wants held now (raises Refused, httpx errors: the caller retries)."""
+        response = self.http.get(QUEUE_PATH, params={"host": self.host})
+        if response.status_code in (401, 403, 404):
+            raise Refused(f"{response.status_code} {response.text[:300]}")
+        response.raise_for_status()
+        data = response.json()
+        return Wanted(
+            addresses=frozenset(a.lower() for a in data["addresses"]),
+            domains=frozenset(d.lower() for d in data["domains"]),
+            delete=frozenset(data["delete"]),
+        )
+
+    def queue_report(self, held: list[dict]) -> None:
+        response = self.http.post(QUEUE_PATH + "held/", json={"host": self.host, "held": held})
+        if response.status_code in (401, 403, 404):
+            raise Refused(f"{response.status_code} {response.text[:300]}")
+        response.raise_for_status()
+
+
+@dataclass
+class QueueKeeper:
+    """The queue kept as the panel wants it, at most every `every` seconds."""
+
+    postfix: Postfix
+    state: Path
+    every: float = 10.0
+    last: float = float("-inf")
+
+    def run(self, panel: Panel, *, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        if now - self.last < self.every:
+            return
+        self.last = now
+        try:
+            wanted = panel.queue_wanted()
+            held, ours = reconcile(self.postfix, wanted, held_load(self.state))
+            held_save(self.state, ours)
+            panel.queue_report(held)
+        except (httpx.HTTPError, RuntimeError, OSError, ValueError, KeyError) as exc:
+            log.warning("mxagent: the queue was not kept this time (%s); again soon", exc)
 
 
 def batches(
@@ -124,10 +169,20 @@ def ship(
             commit(place)
 
 
-def follow(logfile: LogFile, panel: Panel, *, once: bool, every: float = 1.0) -> Counts:
-    """Ship what the log holds beyond the state's place; with `once`, until its end."""
+def follow(
+    logfile: LogFile,
+    panel: Panel,
+    *,
+    once: bool,
+    every: float = 1.0,
+    keeper: QueueKeeper | None = None,
+) -> Counts:
+    """Ship what the log holds beyond the state's place, and keep the queue; with `once`,
+    one pass of each."""
     counts = Counts()
     while True:
+        if keeper is not None:
+            keeper.run(panel)
         ship(logfile.lines(), panel, counts=counts, commit=logfile.commit)
         if once:
             return counts

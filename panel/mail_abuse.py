@@ -24,6 +24,7 @@ from hosting.access import client_ip, hosting_for
 from hosting.redis import client as redis_client
 from limits.selectors import hosting_holds, hosting_limit_rows
 from panel.selectors import hosting_suspended_mailboxes
+from tracking.queue import held_for
 
 
 def _page(request: HttpRequest, hosting, form: UnblockForm, status: int = 200) -> HttpResponse:
@@ -43,6 +44,9 @@ def _page(request: HttpRequest, hosting, form: UnblockForm, status: int = 200) -
             hosting_holds(hosting=hosting, redis=redis).values(), key=lambda h: h.address
         ),
         "suspended": list(hosting_suspended_mailboxes(hosting=hosting)),
+        "queued": list(
+            held_for(addresses=[], domains=list(hosting.domains.values_list("name", flat=True)))
+        ),
         "form": form,
     }
     return render(request, "abuse/mail_abuse.html", context, status=status)

@@ -3,9 +3,11 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import admin
 
+from hosting.access import client_ip
 from hosting.admin_audit import ReadOnlyAdmin
-from tracking.models import OutboundMessage
+from tracking.models import OutboundMessage, QueuedMessage
 from tracking.partitions import CONTENTS, MESSAGES, partitions_list
+from tracking.queue import queue_delete_request
 
 
 @admin.register(OutboundMessage)
@@ -48,3 +50,22 @@ class OutboundMessageAdmin(ReadOnlyAdmin):
             "hours": len(partitions_list(scheme=CONTENTS)),
         }
         return super().changelist_view(request, extra_context=extra_context)
+
+
+@admin.register(QueuedMessage)
+class QueuedMessageAdmin(ReadOnlyAdmin):
+    """What the mail hosts hold in their queues for blocked senders; staff may have them
+    deleted (the agent deletes them on its next pass)."""
+
+    list_display = ["sender", "subject", "host", "queue_id", "arrived_at", "delete_requested_at"]
+    list_filter = ["host"]
+    search_fields = ["=sender", "=queue_id"]
+    readonly_fields = [f.name for f in QueuedMessage._meta.fields]
+    actions = ["delete_from_queue"]
+
+    @admin.action(description="Delete the selected messages from the mail server's queue")
+    def delete_from_queue(self, request, queryset) -> None:
+        asked = queue_delete_request(
+            messages=queryset, user=request.user, client_ip=client_ip(request)
+        )
+        self.message_user(request, f"{asked} message(s) will be deleted from the queue.")

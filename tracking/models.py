@@ -222,3 +222,32 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.queue_id} {self.recipient or '*'} {self.status}"
+
+
+class QueuedMessage(models.Model):
+    """A message the mail-host agent holds in Postfix's queue because its sender is blocked
+    or held: the host's last report, replaced whole each time (mxagent/queue.py)."""
+
+    host = models.CharField(max_length=255)
+    queue_id = models.CharField(max_length=64)
+    sender = models.CharField(max_length=254)
+    recipients = models.JSONField(default=list)
+    subject = models.CharField(max_length=998, blank=True)
+    arrived_at = models.DateTimeField(null=True, blank=True)
+    reported_at = models.DateTimeField(default=timezone.now)
+    # Staff asked for it to be deleted from the queue (the agent does it, then reports).
+    delete_requested_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["sender", "arrived_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["host", "queue_id"], name="queued_once"),
+        ]
+        indexes = [models.Index(fields=["sender"], name="queued_sender")]
+
+    def __str__(self) -> str:
+        return f"{self.host} {self.queue_id} {self.sender}"
+
+    @property
+    def domain(self) -> str:
+        return self.sender.rpartition("@")[2]
