@@ -13,7 +13,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.scopes import Scope
-from tracking.deliveries import MAX_BATCH, deliveries_record
+from api.services import delivery_batch_receive
+from tracking.deliveries import MAX_BATCH
 
 
 class DeliveryBatchSerializer(serializers.Serializer):
@@ -60,7 +61,7 @@ class DeliveryReport(MailHostView):
             raise ValidationError("A JSON object: host, deliveries, skipped.")
         batch = DeliveryBatchSerializer(data=request.data)
         batch.is_valid(raise_exception=True)
-        recorded = deliveries_record(
+        recorded = delivery_batch_receive(
             host=batch.validated_data["host"].replace("\x00", ""),
             items=batch.validated_data["deliveries"],
             skipped=batch.validated_data["skipped"],

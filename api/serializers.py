@@ -75,12 +75,20 @@ class HostingDetailSerializer(HostingSerializer):
 
 class MessageSerializer(serializers.ModelSerializer):
     mailbox = serializers.CharField(source="mailbox.address", allow_null=True, default=None)
+    delivery = serializers.CharField(
+        read_only=True,
+        default="",
+        help_text=(
+            "Its worst recipient's latest delivery result: delivered, deferred, bounced, "
+            "expired; empty until the mail host reports one."
+        ),
+    )
 
     class Meta:
         model = OutboundMessage
         fields = [
             "id", "hosting", "mailbox", "sender", "recipients", "subject", "queue_id",
-            "message_id", "sent_at", "score", "status", "is_spam", "code", "source",
+            "message_id", "sent_at", "score", "status", "is_spam", "code", "source", "delivery",
         ]  # fmt: skip
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
@@ -13,6 +13,10 @@ from rest_framework.request import Request
 from api.models import PREFIX, ApiToken, key_hash
 from hosting.access import client_ip
 from hosting.services import audit_record
+from tracking.deliveries import JOIN_SLACK, DeliveriesRecorded, deliveries_record
+from tracking.models import OutboundMessage
+from webhooks.events import Event
+from webhooks.services import Occurrence, webhook_events_emit
 
 
 def api_token_create(
@@ -88,3 +92,44 @@ def api_write_audit(*, token: ApiToken, request: Request, status: int) -> None:
         },
         client_ip=client_ip(request),
     )
+
+
+def delivery_batch_receive(*, host: str, items: list, skipped: int) -> DeliveriesRecorded:
+    """A mail host's delivery results stored, and each new bounce told to the webhooks
+    (a bounce that comes before its message's Rspamd push is told to none)."""
+    with transaction.atomic():
+        recorded = deliveries_record(host=host, items=items, skipped=skipped)
+        if recorded.bounced:
+            messages = {
+                m.queue_id: m
+                for m in OutboundMessage.objects.filter(
+                    queue_id__in={d.queue_id for d in recorded.bounced},
+                    sent_at__gte=min(d.logged_at for d in recorded.bounced) - timedelta(days=10),
+                ).exclude(hosting=None)
+            }
+            told = [
+                (d, messages[d.queue_id])
+                for d in recorded.bounced
+                if d.queue_id in messages
+                and d.logged_at >= messages[d.queue_id].sent_at - JOIN_SLACK
+            ]
+            webhook_events_emit(
+                occurrences=[
+                    Occurrence(
+                        event=Event.MESSAGE_BOUNCED,
+                        key=f"message.bounced:{d.pk}",
+                        hosting_id=m.hosting_id,
+                        at=d.logged_at,
+                        data={
+                            "message_id": m.pk,
+                            "sender": m.sender,
+                            "recipient": d.recipient,
+                            "dsn": d.dsn,
+                            "reply": d.reply,
+                            "queue_id": d.queue_id,
+                        },
+                    )
+                    for d, m in told
+                ]
+            )
+    return recorded

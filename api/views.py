@@ -39,6 +39,7 @@ from hosting.access import client_ip
 from hosting.models import Hosting
 from hosting.services import hosting_grant_exceptional_unblock
 from limits.models import Hold
+from tracking.deliveries import messages_delivery_attach
 from tracking.models import OutboundMessage
 
 
@@ -272,3 +273,9 @@ class MessageList(TokenView, generics.ListAPIView):
         if q.get("queue_id"):
             messages = messages.filter(queue_id=q["queue_id"])
         return messages
+
+    def paginate_queryset(self, queryset):
+        page = super().paginate_queryset(queryset)
+        if page is not None:
+            messages_delivery_attach(page)
+        return page

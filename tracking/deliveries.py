@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import connection
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from hosting.counters import count
@@ -31,6 +32,7 @@ class DeliveriesRecorded:
     stored: int
     duplicates: int
     invalid: int
+    bounced: tuple[Delivery, ...] = ()  # new bounces, for the webhooks
 
 
 def _text(value: object, length: int) -> str | None:
@@ -99,19 +101,26 @@ def deliveries_record(
     invalid = len(rows) - len(valid)
     if invalid:
         log.warning("deliveries: %d of %d results from %s refused", invalid, len(rows), host)
-    stored = _insert(valid)
+    inserted = _insert(valid)
+    stored = len(inserted)
     count("delivery_results_stored", stored)
     if invalid:
         count("delivery_results_refused", invalid)
     if skipped:
         count("delivery_log_lines_skipped", skipped)
-    return DeliveriesRecorded(stored=stored, duplicates=len(valid) - stored, invalid=invalid)
+    return DeliveriesRecorded(
+        stored=stored,
+        duplicates=len(valid) - stored,
+        invalid=invalid,
+        bounced=tuple(row for row in inserted if row.status == DeliveryStatus.BOUNCED),
+    )
 
 
-def _insert(rows: list[Delivery]) -> int:
-    """One statement for the batch; a result already there is left alone."""
+def _insert(rows: list[Delivery]) -> list[Delivery]:
+    """One statement for the batch; a result already there is left alone. The rows
+    stored, with their ids."""
     if not rows:
-        return 0
+        return []
     columns = (
         "host",
         "queue_id",
@@ -130,10 +139,12 @@ def _insert(rows: list[Delivery]) -> int:
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {Delivery._meta.db_table} ({', '.join(columns)}) "
-            f"SELECT * FROM unnest({unnest}) ON CONFLICT DO NOTHING",
+            f"SELECT * FROM unnest({unnest}) ON CONFLICT DO NOTHING "
+            f"RETURNING id, {', '.join(columns)}",
             arrays,
         )
-        return cursor.rowcount
+        names = ("id", *columns)
+        return [Delivery(**dict(zip(names, row, strict=True))) for row in cursor.fetchall()]
 
 
 @dataclass(frozen=True)
@@ -168,16 +179,12 @@ def message_deliveries(message: OutboundMessage) -> list[RecipientDelivery]:
             queue_id=message.queue_id, logged_at__gte=message.sent_at - JOIN_SLACK
         ).order_by("logged_at", "id")
     )
-    latest: dict[str, Delivery] = {}
+    latest = _latest(results)
+    latest.pop("", None)
     attempts: dict[str, int] = {}
     for result in results:
-        if not result.recipient:
-            for recipient, before in list(latest.items()):
-                if before.status != DeliveryStatus.DELIVERED:
-                    latest[recipient] = result
-            continue
-        latest[result.recipient] = result
-        attempts[result.recipient] = attempts.get(result.recipient, 0) + 1
+        if result.recipient:
+            attempts[result.recipient] = attempts.get(result.recipient, 0) + 1
     order = {r.lower(): i for i, r in enumerate(message.recipients)}
     return [
         RecipientDelivery(
@@ -191,6 +198,73 @@ def message_deliveries(message: OutboundMessage) -> list[RecipientDelivery]:
         )
         for recipient, result in sorted(latest.items(), key=lambda kv: order.get(kv[0], 1 << 30))
     ]
+
+
+def latest_with_status(status: str):
+    """Exists: one of the message's recipients has `status` as its latest result (the
+    tracking list's filter)."""
+    later = Delivery.objects.filter(
+        queue_id=OuterRef("queue_id"),
+        recipient=OuterRef("recipient"),
+        logged_at__gt=OuterRef("logged_at"),
+    )
+    return Exists(
+        Delivery.objects.filter(
+            queue_id=OuterRef("queue_id"),
+            status=status,
+            logged_at__gte=OuterRef("sent_at") - JOIN_SLACK,
+        ).filter(~Exists(later))
+    )
+
+
+def messages_delivery(messages: list[OutboundMessage]) -> dict[int, str]:
+    """Each message's delivery status, its worst recipient's (none yet: absent), in one
+    query for the page."""
+    queue_ids = {m.queue_id for m in messages if m.queue_id}
+    if not queue_ids or not messages:
+        return {}
+    by_queue: dict[str, list[Delivery]] = {}
+    oldest = min(m.sent_at for m in messages) - JOIN_SLACK
+    for result in Delivery.objects.filter(queue_id__in=queue_ids, logged_at__gte=oldest).order_by(
+        "logged_at", "id"
+    ):
+        by_queue.setdefault(result.queue_id, []).append(result)
+    out = {}
+    for message in messages:
+        rows = [
+            r
+            for r in by_queue.get(message.queue_id, [])
+            if r.logged_at >= message.sent_at - JOIN_SLACK
+        ]
+        latest = _latest(rows)
+        if latest:
+            out[message.pk] = max((r.status for r in latest.values()), key=SEVERITY.__getitem__)
+    return out
+
+
+def messages_delivery_attach(messages: list[OutboundMessage]) -> None:
+    """Set each message's `delivery` (its status, or "") and `delivery_label` for a page."""
+    statuses = messages_delivery(messages)
+    for message in messages:
+        status = statuses.get(message.pk, "")
+        message.delivery = status
+        message.delivery_label = DeliveryStatus(status).label if status else ""
+
+
+def _latest(results: list[Delivery]) -> dict[str, Delivery]:
+    """Each recipient's latest result, in time order; an expired message gives up every
+    recipient not delivered by then."""
+    latest: dict[str, Delivery] = {}
+    for result in results:
+        if not result.recipient:
+            for recipient, before in list(latest.items()):
+                if before.status != DeliveryStatus.DELIVERED:
+                    latest[recipient] = result
+            if not latest:
+                latest[""] = result
+            continue
+        latest[result.recipient] = result
+    return latest
 
 
 def deliveries_expire(*, before: datetime, batch_size: int = 5000) -> int:

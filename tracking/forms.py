@@ -7,7 +7,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils.translation import gettext_lazy as _
 
 from hosting.models import Hosting, Mailbox
-from tracking.models import Source, Status
+from tracking.models import DeliveryStatus, Source, Status
 from tracking.selectors import MessageFilters
 
 # Dates a message can have; beyond them the day's bounds overflow in some time zones.
@@ -43,7 +43,7 @@ class DateRangeForm(forms.Form):
 
 
 class MessageFilterForm(DateRangeForm):
-    field_order = ["mailbox", "source", "status", "spam", "since", "until", "q"]
+    field_order = ["mailbox", "source", "status", "delivery", "spam", "since", "until", "q"]
 
     mailbox = forms.ModelChoiceField(
         label=_("Address"),
@@ -56,6 +56,18 @@ class MessageFilterForm(DateRangeForm):
     )
     status = forms.ChoiceField(
         label=_("Status"), choices=[("", _("All statuses")), *Status.choices], required=False
+    )
+    delivery = forms.ChoiceField(
+        label=_("Delivery"),
+        choices=[
+            ("", _("Any delivery")),
+            (DeliveryStatus.BOUNCED, _("A recipient bounced")),
+            (DeliveryStatus.DEFERRED, _("A recipient is deferred")),
+            (DeliveryStatus.EXPIRED, _("Given up")),
+            (DeliveryStatus.DELIVERED, _("A recipient delivered")),
+        ],
+        required=False,
+        help_text=_("As the mail server last logged each recipient."),
     )
     spam = forms.BooleanField(label=_("Spam only"), required=False)
     q = forms.CharField(label=_("Subject or recipient contains"), required=False, max_length=200)
@@ -71,6 +83,7 @@ class MessageFilterForm(DateRangeForm):
             source=data.get("source") or "",
             status=data.get("status") or "",
             spam_only=bool(data.get("spam")),
+            delivery=data.get("delivery") or "",
             since=data.get("since"),
             until=data.get("until"),
             text=(data.get("q") or "").strip(),

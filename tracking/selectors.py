@@ -13,6 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from hosting.models import Hosting
+from tracking.deliveries import latest_with_status, messages_delivery_attach
 from tracking.mime import clean_text, parse_message
 from tracking.models import OutboundMessage
 from tracking.partitions import MESSAGES, partitioned, partitions_list
@@ -26,6 +27,7 @@ class MessageFilters:
     source: str = ""
     status: str = ""
     spam_only: bool = False
+    delivery: str = ""  # a recipient whose latest result is this
     since: date | None = None
     until: date | None = None
     text: str = ""
@@ -74,6 +76,8 @@ def hosting_messages(
         qs = qs.filter(status=filters.status)
     if filters.spam_only:
         qs = qs.filter(is_spam=True)
+    if filters.delivery:
+        qs = qs.filter(latest_with_status(filters.delivery))
     tz = timezone.get_current_timezone()
     if filters.since:
         qs = qs.filter(sent_at__gte=datetime.combine(filters.since, time.min, tz))
@@ -94,7 +98,9 @@ def hosting_messages(
     else:
         page = list(qs[: limit + 1])
     next_cursor = encode_cursor(page[limit - 1]) if len(page) > limit else None
-    return page[:limit], next_cursor
+    page = page[:limit]
+    messages_delivery_attach(page)
+    return page, next_cursor
 
 
 def _by_partition(qs, *, limit: int, newest: datetime | None) -> list[OutboundMessage]:

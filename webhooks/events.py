@@ -13,3 +13,7 @@ class Event(models.TextChoices):
     MAILBOX_HELD = "mailbox.held", "compromise hold (L-HOLD)"
     LIMIT_REACHED = "limit.reached", "sending limit reached (L-RATE), at most hourly"
     EMAIL_SENT = "email.sent", "e-mail sent to a customer or to staff"
+    MESSAGE_BOUNCED = (
+        "message.bounced",
+        "a message bounced (the receiving server refused a recipient for good)",
+    )

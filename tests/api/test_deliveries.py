@@ -4,6 +4,7 @@ fail it; a result that comes before its message is shown once the message is the
 
 from __future__ import annotations
 
+import json
 import random
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -141,3 +142,48 @@ def test_a_result_that_comes_before_its_message_is_shown_with_it(agent):
     # Another message that reused the queue id long before is not this one's.
     message.sent_at = sent_at + timedelta(days=30)
     assert message_deliveries(message) == []
+
+
+def test_a_new_bounce_of_a_stored_message_is_told_to_the_webhooks_once(agent, make_api, settings):
+    from webhooks.events import Event
+    from webhooks.models import Delivery as WebhookDelivery
+    from webhooks.models import Endpoint
+
+    settings.WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+    Endpoint.objects.create(
+        name="crm", url="http://127.0.0.1:9/hook", events=[Event.MESSAGE_BOUNCED]
+    )
+    box = MailboxFactory()
+    sent_at = datetime(2026, 12, 7, 14, 59, tzinfo=UTC)
+    partitions_cover(scheme=MESSAGES, moments=[sent_at])
+    message = OutboundMessage.objects.create(
+        identity=uuid.uuid4().hex,
+        hosting=box.domain.hosting,
+        domain=box.domain,
+        mailbox=box,
+        sender=box.address,
+        source="mailbox",
+        recipients=["nobody@example.com"],
+        sent_at=sent_at,
+        score=1.0,
+        queue_id=QID,
+    )
+    bounce = result(
+        recipient="nobody@example.com", status="bounced", dsn="5.1.1", reply="550 5.1.1 unknown"
+    )
+    ship(agent, [bounce, result()])
+    ship(agent, [bounce])  # shipped again: told once
+    (told,) = WebhookDelivery.objects.filter(event=Event.MESSAGE_BOUNCED)
+    body = json.loads(told.body)
+    assert body["data"] == {
+        "message_id": message.pk,
+        "sender": box.address,
+        "recipient": "nobody@example.com",
+        "dsn": "5.1.1",
+        "reply": "550 5.1.1 unknown",
+        "queue_id": QID,
+    }
+    assert told.hosting_id == box.domain.hosting_id
+    reader = make_api(scopes=[Scope.MESSAGES_READ])
+    response = reader.get("messages/", {"hosting": box.domain.hosting_id})
+    assert response.json()["results"][0]["delivery"] == "bounced"
