@@ -273,3 +273,28 @@ class SpamWarning(models.Model):
 
     def __str__(self) -> str:
         return f"warning {self.code} {self.target}"
+
+
+class BounceWarning(models.Model):
+    """An address or domain whose hard bounces (DSN 5.1.x: no such user or domain) passed
+    the rate over 7 days (abuse/bounces.py): the customer warned and staff alerted, at
+    most once per target in 7 days. It blocks nothing."""
+
+    scope = models.CharField(max_length=16, choices=Scope.choices)
+    target = models.CharField(max_length=254)
+    hosting = models.ForeignKey(Hosting, on_delete=models.CASCADE, related_name="bounce_warnings")
+    bounced = models.PositiveIntegerField()
+    recipients = models.PositiveIntegerField()
+    created_at = models.DateTimeField()
+    notified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["scope", "target", "-created_at"], name="bounce_recent")]
+
+    def __str__(self) -> str:
+        return f"bounces {self.target}"
+
+    @property
+    def rate(self) -> float:
+        return self.bounced / self.recipients if self.recipients else 0.0

@@ -5,6 +5,11 @@ import smtplib
 from celery import shared_task
 from django.db import OperationalError
 
+from abuse.bounces import (
+    bounce_warning_notify,
+    bounce_warnings_issue,
+    bounce_warnings_notify_pending,
+)
 from abuse.notifications import block_notify, blocks_notify_pending, warning_notify
 from abuse.retention import message_history_expire
 from abuse.services import blocks_lift_expired, blockstate_rebuild
@@ -41,3 +46,13 @@ def rebuild_block_state() -> int:
 @shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
 def expire_message_history() -> int:
     return message_history_expire()
+
+
+@shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
+def issue_bounce_warnings() -> int:
+    return bounce_warnings_issue() + bounce_warnings_notify_pending()
+
+
+@shared_task(autoretry_for=(OperationalError, smtplib.SMTPException, OSError), **MAIL_TASK_OPTIONS)
+def notify_bounce_warning(warning_id: int) -> bool:
+    return bounce_warning_notify(warning_id=warning_id)

@@ -351,6 +351,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(seconds=300),
         "options": {"expires": 240},
     },
+    # Hard-bounce rates over 7 days: the customer warned and staff alerted (abuse/bounces.py).
+    "issue-bounce-warnings": {
+        "task": "abuse.tasks.issue_bounce_warnings",
+        "schedule": timedelta(hours=1),
+        "options": {"expires": 3000},
+    },
     "expire-message-history": {
         "task": "abuse.tasks.expire_message_history",
         "schedule": timedelta(hours=1),

@@ -12,6 +12,9 @@ from django.utils import timezone
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
+from abuse.bounces import MIN_RECIPIENTS as BOUNCE_MINIMUM
+from abuse.bounces import RATE as BOUNCE_RATE
+from abuse.bounces import bounce_rates
 from abuse.forms import UnblockForm
 from abuse.selectors import (
     hosting_meters,
@@ -37,6 +40,9 @@ def _page(request: HttpRequest, hosting, form: UnblockForm, status: int = 200) -
         "history": hosting_unblock_history(hosting=hosting, now=now),
         "support_url": settings.SUPPORT_URL,
         "meters": hosting_meters(hosting=hosting, now=now),
+        "bounces": bounce_rates(now=now, hosting=hosting),
+        "bounce_limit": round(BOUNCE_RATE * 100),
+        "bounce_minimum": BOUNCE_MINIMUM,
         "sending": [
             r for r in hosting_limit_rows(hosting=hosting, redis=redis) if r.kind != "mailbox"
         ],

@@ -13,6 +13,7 @@ from email.message import EmailMessage
 
 import pytest
 from django.urls import reverse
+from django.utils import translation
 
 from api.services import api_token_create
 from tests.enforcement.test_postfix_end_to_end import customer, platform  # noqa: F401
@@ -72,9 +73,10 @@ def test_each_recipients_status_reaches_the_tracking_page_with_the_exact_reply(
         ("nobody@example.org", "bounced", "5.1.1"),
     ]
 
-    client.post("/accounts/login/", {"username": "marie", "password": "pw-for-tests"})
     hosting = customer.box.domain.hosting
-    page = client.get(reverse("message", args=[hosting.pk, message.pk])).content.decode()
+    with translation.override("en"):  # marie reads French; it must not outlive the page
+        client.post("/accounts/login/", {"username": "marie", "password": "pw-for-tests"})
+        page = client.get(reverse("message", args=[hosting.pk, message.pk])).content.decode()
     text = html.unescape(page)
     assert UNKNOWN in text and SLOW in text
     for status in ("delivered", "deferred", "bounced"):
