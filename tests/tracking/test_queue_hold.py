@@ -15,8 +15,7 @@ from email.message import EmailMessage
 
 import pytest
 from django.urls import reverse
-from django.utils import translation
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from abuse.models import Block
 from abuse.services import block_lift
