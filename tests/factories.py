@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import itertools
+import uuid
 from datetime import datetime
 
 import factory
@@ -9,6 +10,8 @@ from django.utils import timezone
 
 from hosting.models import CustomerAccount, Domain, Hosting, Mailbox, SystemUser
 from ingest.recording import RecordResult, message_record
+from tracking.models import OutboundMessage
+from tracking.partitions import MESSAGES, partitions_cover
 from tracking.services import MessageData
 
 _seq = itertools.count()
@@ -104,3 +107,28 @@ def message_data(
 def record_spam(sender: str, **kwargs) -> RecordResult:
     """Record one spam message from `sender` now (time travel sets now)."""
     return message_record(data=message_data(sender=sender, **kwargs))
+
+
+def sent_message(
+    box: Mailbox,
+    *,
+    at: datetime,
+    queue_id: str = "",
+    recipients: tuple[str, ...] | list[str] = ("anna@example.org",),
+    subject: str = "",
+) -> OutboundMessage:
+    """A message `box` sent at `at`, stored as is (its partition made if needed)."""
+    partitions_cover(scheme=MESSAGES, moments=[at])
+    return OutboundMessage.objects.create(
+        identity=uuid.uuid4().hex,
+        hosting=box.domain.hosting,
+        domain=box.domain,
+        mailbox=box,
+        sender=box.address,
+        source="mailbox",
+        recipients=list(recipients),
+        subject=subject,
+        sent_at=at,
+        score=1.0,
+        queue_id=queue_id,
+    )

@@ -16,10 +16,14 @@ from django.utils import translation
 
 from abuse.bounces import bounce_rates, bounce_warning_notify, bounce_warnings_issue
 from abuse.models import Block, BounceWarning
-from tests.factories import CustomerAccountFactory, DomainFactory, MailboxFactory, UserFactory
+from tests.factories import (
+    CustomerAccountFactory,
+    DomainFactory,
+    MailboxFactory,
+    UserFactory,
+    sent_message,
+)
 from tracking.deliveries import deliveries_record
-from tracking.models import OutboundMessage
-from tracking.partitions import MESSAGES, partitions_cover
 
 pytestmark = pytest.mark.django_db
 
@@ -38,19 +42,9 @@ def box(settings):
 
 def send(box, recipients: int, bounced: int, dsn: str = "5.1.1") -> None:
     """One message to `recipients`, `bounced` of them refused with `dsn`, the rest taken."""
-    partitions_cover(scheme=MESSAGES, moments=[SENT])
     queue_id = uuid.uuid4().hex[:20]
-    OutboundMessage.objects.create(
-        identity=uuid.uuid4().hex,
-        hosting=box.domain.hosting,
-        domain=box.domain,
-        mailbox=box,
-        sender=box.address,
-        source="mailbox",
-        recipients=[f"r{n}@example.org" for n in range(recipients)],
-        sent_at=SENT,
-        score=1.0,
-        queue_id=queue_id,
+    sent_message(
+        box, at=SENT, queue_id=queue_id, recipients=[f"r{n}@example.org" for n in range(recipients)]
     )
     items = [
         {

@@ -6,16 +6,14 @@ from __future__ import annotations
 
 import json
 import random
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from api.scopes import Scope
-from tests.factories import MailboxFactory
+from tests.factories import MailboxFactory, sent_message
 from tracking.deliveries import message_deliveries
-from tracking.models import Delivery, OutboundMessage
-from tracking.partitions import MESSAGES, partitions_cover
+from tracking.models import Delivery
 
 pytestmark = pytest.mark.django_db
 
@@ -117,18 +115,8 @@ def test_a_result_that_comes_before_its_message_is_shown_with_it(agent):
     ship(agent, [result(status="deferred", dsn="4.7.0", reply="421 4.7.0 later")])
     box = MailboxFactory()
     sent_at = datetime(2026, 12, 7, 14, 59, tzinfo=UTC)
-    partitions_cover(scheme=MESSAGES, moments=[sent_at])
-    message = OutboundMessage.objects.create(
-        identity=uuid.uuid4().hex,
-        hosting=box.domain.hosting,
-        domain=box.domain,
-        mailbox=box,
-        sender=box.address,
-        source="mailbox",
-        recipients=["Anna@example.org", "bob@example.net"],
-        sent_at=sent_at,
-        score=1.0,
-        queue_id=QID,
+    message = sent_message(
+        box, at=sent_at, queue_id=QID, recipients=["Anna@example.org", "bob@example.net"]
     )
     ship(agent, [result(logged_at="2026-12-07T16:10:00+01:00")])
     ship(agent, [result(recipient="", status="expired", dsn="", reply="returned to sender")])
@@ -155,19 +143,7 @@ def test_a_new_bounce_of_a_stored_message_is_told_to_the_webhooks_once(agent, ma
     )
     box = MailboxFactory()
     sent_at = datetime(2026, 12, 7, 14, 59, tzinfo=UTC)
-    partitions_cover(scheme=MESSAGES, moments=[sent_at])
-    message = OutboundMessage.objects.create(
-        identity=uuid.uuid4().hex,
-        hosting=box.domain.hosting,
-        domain=box.domain,
-        mailbox=box,
-        sender=box.address,
-        source="mailbox",
-        recipients=["nobody@example.com"],
-        sent_at=sent_at,
-        score=1.0,
-        queue_id=QID,
-    )
+    message = sent_message(box, at=sent_at, queue_id=QID, recipients=["nobody@example.com"])
     bounce = result(
         recipient="nobody@example.com", status="bounced", dsn="5.1.1", reply="550 5.1.1 unknown"
     )

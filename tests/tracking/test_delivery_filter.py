@@ -3,36 +3,22 @@ mail server last logged it; a recipient deferred and then delivered is no longer
 
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
 
 import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from tests.factories import sent_message
 from tests.panel.conftest import customer, logged_in  # noqa: F401
 from tracking.deliveries import deliveries_record
-from tracking.models import OutboundMessage
-from tracking.partitions import MESSAGES, partitions_cover
 
 pytestmark = pytest.mark.django_db
 
 
-def message(box, subject: str, queue_id: str, at) -> OutboundMessage:
-    partitions_cover(scheme=MESSAGES, moments=[at])
-    return OutboundMessage.objects.create(
-        identity=uuid.uuid4().hex,
-        hosting=box.domain.hosting,
-        domain=box.domain,
-        mailbox=box,
-        sender=box.address,
-        source="mailbox",
-        recipients=["anna@example.org", "bob@example.net"],
-        subject=subject,
-        sent_at=at,
-        score=1.0,
-        queue_id=queue_id,
-    )
+def message(box, subject: str, queue_id: str, at) -> None:
+    recipients = ["anna@example.org", "bob@example.net"]
+    sent_message(box, at=at, queue_id=queue_id, recipients=recipients, subject=subject)
 
 
 def result(queue_id: str, recipient: str, status: str, at) -> dict:
