@@ -75,8 +75,9 @@ def dovecot(settings, clean_auth_keys, customer, tmp_path):
     """Dovecot asking the auth policy daemon, as deployed (deploy/dovecot)."""
     settings.AUTHPOLICY_TOKEN = TOKEN
     login_defence_publish(redis=redis_client())
-    server = dovecot_for_this_database()
+    # The daemon listens before Dovecot picks its free ports: none of them can be its.
     with authpolicyd(TOKEN, tmp_path / "authpolicyd.log") as url:
+        server = dovecot_for_this_database()
         server.policy_url, server.policy_token = url, TOKEN
         with server.running():
             yield server
@@ -200,10 +201,10 @@ def test_logins_go_on_while_the_panel_is_away_and_are_logged_again_when_it_retur
     settings, clean_auth_keys, customer, tmp_path
 ):
     settings.AUTHPOLICY_TOKEN = TOKEN
-    server = dovecot_for_this_database()
     with authpolicyd(TOKEN, tmp_path / "authpolicyd.log") as url:
         port = int(url.split(":")[2].split("/")[0])
         panel = Forwarder(("127.0.0.1", port)).start()
+        server = dovecot_for_this_database()  # after the ports above are taken
         server.policy_url = f"http://127.0.0.1:{panel.port}/api/authpolicy/"
         server.policy_token = TOKEN
         with server.running():
