@@ -52,18 +52,22 @@ class MailHostView(APIView):
                 "A mail host's reports concern every customer: use a token that reaches them all."
             )
 
+    def body(self, request: Request, serializer: type[serializers.Serializer]) -> dict:
+        """The JSON object posted, checked by `serializer`; a 400 saying why otherwise."""
+        if not isinstance(request.data, dict):
+            fields = ", ".join(serializer().fields)
+            raise ValidationError(f"A JSON object: {fields}.")
+        checked = serializer(data=request.data)
+        checked.is_valid(raise_exception=True)
+        return checked.validated_data
+
 
 class DeliveryReport(MailHostView):
     @extend_schema(request=DeliveryBatchSerializer, responses=DeliveryBatchResultSerializer)
     def post(self, request: Request) -> Response:
         """Store a batch of delivery results; a result shipped twice is stored once."""
-        if not isinstance(request.data, dict):
-            raise ValidationError("A JSON object: host, deliveries, skipped.")
-        batch = DeliveryBatchSerializer(data=request.data)
-        batch.is_valid(raise_exception=True)
+        batch = self.body(request, DeliveryBatchSerializer)
         recorded = delivery_batch_receive(
-            host=batch.validated_data["host"].replace("\x00", ""),
-            items=batch.validated_data["deliveries"],
-            skipped=batch.validated_data["skipped"],
+            host=batch["host"], items=batch["deliveries"], skipped=batch["skipped"]
         )
         return Response(DeliveryBatchResultSerializer(recorded).data)

@@ -17,6 +17,20 @@ from limits.models import Hold
 from tracking.queue import MAX_HELD, queue_deletions, queue_held_replace
 
 
+def queue_wanted(*, host: str) -> dict[str, list[str]]:
+    """Whose queued mail stays held (every standing block and compromise hold), and the
+    held messages of `host` staff asked to delete."""
+    blocks = Block.objects.active().values_list("scope", "target")
+    held = Hold.objects.standing().values_list("mailbox__address", flat=True)
+    return {
+        "addresses": sorted(
+            {t for s, t in blocks if s == BlockScope.ADDRESS} | {a for a in held if a}
+        ),
+        "domains": sorted({t for s, t in blocks if s == BlockScope.DOMAIN}),
+        "delete": queue_deletions(host=host),
+    }
+
+
 class QueueStateSerializer(serializers.Serializer):
     addresses = serializers.ListField(child=serializers.CharField(), help_text="Senders held.")
     domains = serializers.ListField(
@@ -51,27 +65,13 @@ class QueueState(MailHostView):
         host = request.query_params.get("host", "")
         if not host or len(host) > 255 or "\x00" in host:
             raise ValidationError({"host": "This mail host's name, as it reports it."})
-        blocks = Block.objects.active().values_list("scope", "target")
-        held = Hold.objects.standing().values_list("mailbox__address", flat=True)
-        state = {
-            "addresses": sorted(
-                {t for s, t in blocks if s == BlockScope.ADDRESS} | {a for a in held if a}
-            ),
-            "domains": sorted({t for s, t in blocks if s == BlockScope.DOMAIN}),
-            "delete": queue_deletions(host=host),
-        }
-        return Response(QueueStateSerializer(state).data)
+        return Response(QueueStateSerializer(queue_wanted(host=host)).data)
 
 
 class QueueHeld(MailHostView):
     @extend_schema(request=HeldReportSerializer, responses=HeldResultSerializer)
     def post(self, request: Request) -> Response:
         """What this host holds now (its last report is replaced)."""
-        if not isinstance(request.data, dict):
-            raise ValidationError("A JSON object: host, held.")
-        report = HeldReportSerializer(data=request.data)
-        report.is_valid(raise_exception=True)
-        done = queue_held_replace(
-            host=report.validated_data["host"], items=report.validated_data["held"]
-        )
+        report = self.body(request, HeldReportSerializer)
+        done = queue_held_replace(host=report["host"], items=report["held"])
         return Response(HeldResultSerializer(done).data)
