@@ -50,9 +50,7 @@ def _page(request: HttpRequest, hosting, form: UnblockForm, status: int = 200) -
             hosting_holds(hosting=hosting, redis=redis).values(), key=lambda h: h.address
         ),
         "suspended": list(hosting_suspended_mailboxes(hosting=hosting)),
-        "queued": list(
-            held_for(addresses=[], domains=list(hosting.domains.values_list("name", flat=True)))
-        ),
+        "queued": list(held_for(domains=list(hosting.domains.values_list("name", flat=True)))),
         "form": form,
     }
     return render(request, "abuse/mail_abuse.html", context, status=status)

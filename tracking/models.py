@@ -247,7 +247,3 @@ class QueuedMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.host} {self.queue_id} {self.sender}"
-
-    @property
-    def domain(self) -> str:
-        return self.sender.rpartition("@")[2]

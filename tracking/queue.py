@@ -105,13 +105,9 @@ def queue_deletions(*, host: str) -> list[str]:
     )
 
 
-def held_for(*, addresses: list[str], domains: list[str]) -> QuerySet[QueuedMessage]:
-    """The held messages of these senders and of every sender of these domains."""
-    query = Q(sender__in=[a.lower() for a in addresses])
+def held_for(*, domains: list[str]) -> QuerySet[QueuedMessage]:
+    """The held messages of every sender of these domains."""
+    query = Q()
     for domain in domains:
         query |= Q(sender__iendswith=f"@{domain}")
-    return (
-        QueuedMessage.objects.filter(query)
-        if addresses or domains
-        else QueuedMessage.objects.none()
-    )
+    return QueuedMessage.objects.filter(query) if domains else QueuedMessage.objects.none()
