@@ -15,12 +15,12 @@ from celery import current_app as app  # the project's app, whichever process ru
 from django.conf import settings
 from django.db import connection, transaction
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import timezone
 
 from abuse.models import BounceWarning, Scope
 from hosting.models import Hosting
 from hosting.services import audit_record
-from webhooks.emails import email_send, staff_recipients
+from webhooks.emails import warning_emails_send
 
 log = logging.getLogger(__name__)
 
@@ -173,23 +173,13 @@ def bounce_warning_notify(*, warning_id: int) -> bool:
             + "?delivery=bounced",
             "abuse_url": site + reverse("mail-abuse", args=[warning.hosting_id]),
         }
-        with translation.override(account.language):
-            email_send(
-                name="bounces",
-                context=context,
-                to=[account.contact_email],
-                message_id=f"bounces-{warning.pk}",
-                hosting_id=warning.hosting_id,
-            )
-        staff = staff_recipients()
-        if staff:
-            email_send(
-                name="bounces-staff",
-                context=context,
-                to=staff,
-                message_id=f"bounces-staff-{warning.pk}",
-                hosting_id=warning.hosting_id,
-            )
+        warning_emails_send(
+            name="bounces",
+            key=warning.pk,
+            context=context,
+            account=account,
+            hosting_id=warning.hosting_id,
+        )
         BounceWarning.objects.filter(pk=warning.pk).update(notified_at=timezone.now())
     return True
 

@@ -21,3 +21,7 @@ class Scope(models.TextChoices):
         "deliveries:write",
         "the mail-host agent: delivery results and the queue; reaches every customer",
     )
+    COMPLAINTS_WRITE = (
+        "complaints:write",
+        "hand in feedback-loop reports (ARF) fetched elsewhere; reaches every customer",
+    )

@@ -73,6 +73,14 @@ class HostingDetailSerializer(HostingSerializer):
         return UnblockSerializer(self.context["availability"]).data
 
 
+class ComplaintSerializer(serializers.Serializer):
+    reporter = serializers.CharField(help_text="The mailbox provider whose user complained.")
+    feedback_type = serializers.CharField(help_text="abuse, fraud, virus, other... as reported.")
+    received_at = serializers.DateTimeField()
+    matched_by = serializers.CharField(help_text="reference, message_id or queue_id.")
+    counted = serializers.BooleanField(help_text="This complaint made the message spam.")
+
+
 class MessageSerializer(serializers.ModelSerializer):
     mailbox = serializers.CharField(source="mailbox.address", allow_null=True, default=None)
     delivery = serializers.CharField(
@@ -83,12 +91,20 @@ class MessageSerializer(serializers.ModelSerializer):
             "expired; empty until the mail host reports one."
         ),
     )
+    complaints = ComplaintSerializer(
+        source="complaints_seen",
+        many=True,
+        read_only=True,
+        default=list,
+        help_text="Feedback-loop complaints about it, oldest first: each makes it spam once.",
+    )
 
     class Meta:
         model = OutboundMessage
         fields = [
             "id", "hosting", "mailbox", "sender", "recipients", "subject", "queue_id",
             "message_id", "sent_at", "score", "status", "is_spam", "code", "source", "delivery",
+            "complaints",
         ]  # fmt: skip
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from api import deliveries, mailboxes, queue, views
+from api import complaints, deliveries, mailboxes, queue, views
 
 urlpatterns = [
     path("hostings/", views.HostingList.as_view(), name="api-hostings"),
@@ -35,6 +35,7 @@ urlpatterns = [
         name="api-mailbox-password",
     ),
     path("deliveries/", deliveries.DeliveryReport.as_view(), name="api-deliveries"),
+    path("complaints/", complaints.ComplaintReport.as_view(), name="api-complaints"),
     path("queue/", queue.QueueState.as_view(), name="api-queue"),
     path("queue/held/", queue.QueueHeld.as_view(), name="api-queue-held"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),

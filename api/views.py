@@ -39,6 +39,7 @@ from hosting.access import client_ip
 from hosting.models import Hosting
 from hosting.services import hosting_grant_exceptional_unblock
 from limits.models import Hold
+from tracking.complaints import messages_complaints_attach
 from tracking.deliveries import messages_delivery_attach
 from tracking.models import OutboundMessage
 
@@ -278,4 +279,5 @@ class MessageList(TokenView, generics.ListAPIView):
         page = super().paginate_queryset(queryset)
         if page is not None:
             messages_delivery_attach(page)
+            messages_complaints_attach(page)
         return page

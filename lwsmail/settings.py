@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "abuse",
     "limits",
     "mailaccess",
+    "reputation",
     "ingest",
     "panel",
     "api",
@@ -176,6 +177,18 @@ INGEST_QUEUE = env.str("INGEST_QUEUE", default="celery")
 # fixed cost (a dozen statements) is shared by more messages (ingest_events_drain).
 INGEST_DRAIN_LINGER_MS = env.int("INGEST_DRAIN_LINGER_MS", default=100)
 RSPAMD_URL = env.str("RSPAMD_URL", default="http://127.0.0.1:11333")
+# What the receivers say (reputation/). The key Rspamd signs each message's X-LWS-Ref with
+# (--var=LWSMAIL_REFERENCE_KEY): complaints are matched by it first. Empty: by Message-ID
+# and queue id only.
+MESSAGE_REFERENCE_KEY = env.str("MESSAGE_REFERENCE_KEY", default="")
+# Largest feedback report taken (fbl_receive, POST /api/v1/complaints/).
+FBL_MAX_BYTES = env.int("FBL_MAX_BYTES", default=10 * 1024 * 1024)
+# The resolver the blocklist monitor asks ("ip" or "ip:port"; empty: the system's). Spamhaus
+# refuses public resolvers (127.255.255.x answers, reported as errors): use your own.
+DNSBL_RESOLVER = env.str("DNSBL_RESOLVER", default="")
+DNSBL_TIMEOUT = env.float("DNSBL_TIMEOUT", default=5.0)
+# Lookups in flight at once: no storm on the resolver however many addresses and zones.
+DNSBL_CONCURRENCY = env.int("DNSBL_CONCURRENCY", default=8)
 RSPAMD_TIMEOUT = env.float("RSPAMD_TIMEOUT", default=30.0)
 
 # The provider's REST API (api/): token authentication, a scope per endpoint, cursor
@@ -356,6 +369,18 @@ CELERY_BEAT_SCHEDULE = {
         "task": "abuse.tasks.issue_bounce_warnings",
         "schedule": timedelta(hours=1),
         "options": {"expires": 3000},
+    },
+    # Complaint rates over 30 days: the customer warned and staff alerted (reputation/).
+    "issue-complaint-warnings": {
+        "task": "reputation.tasks.issue_complaint_warnings",
+        "schedule": timedelta(hours=1),
+        "options": {"expires": 3000},
+    },
+    # Each outbound address in each DNS blocklist (reputation/blocklists.py).
+    "check-blocklists": {
+        "task": "reputation.tasks.check_blocklists",
+        "schedule": timedelta(minutes=15),
+        "options": {"expires": 600},
     },
     "expire-message-history": {
         "task": "abuse.tasks.expire_message_history",

@@ -21,6 +21,8 @@ from abuse.models import Block, Unblock
 from hosting.counters import LATENCY_BUCKETS, read
 from limits.models import Hold
 from ops.health import ingest_backlog
+from reputation.blocklists import blocklist_statuses
+from reputation.models import ParkedReport
 from webhooks.models import Delivery
 
 
@@ -74,6 +76,27 @@ class StateCollector(Collector):
         for exceptional in (False, True):
             unblocks.add_metric([str(exceptional).lower()], counted.get(exceptional, 0))
         yield unblocks
+        listed = GaugeMetricFamily(
+            "lwsmail_blocklist_listed",
+            "1 while the zone lists the outbound address (its last verdict), else 0.",
+            labels=["address", "zone"],
+        )
+        failing = GaugeMetricFamily(
+            "lwsmail_blocklist_lookup_failing",
+            "1 when the last lookup of the address in the zone gave no verdict.",
+            labels=["address", "zone"],
+        )
+        for status in blocklist_statuses():
+            labels = [status.address.address, status.zone.zone]
+            listed.add_metric(labels, int(status.listed))
+            failing.add_metric(labels, int(bool(status.error)))
+        yield listed
+        yield failing
+        yield GaugeMetricFamily(
+            "lwsmail_feedback_reports_parked",
+            "Feedback reports parked for staff (matched no message, or unreadable).",
+            ParkedReport.objects.count(),
+        )
         yield GaugeMetricFamily(
             "lwsmail_holds_active", "Compromise holds standing.", Hold.objects.standing().count()
         )
@@ -129,6 +152,12 @@ class StateCollector(Collector):
             ("delivery_results_stored", "Delivery results the mail hosts shipped, stored."),
             ("delivery_results_refused", "Shipped delivery results that were not ones."),
             ("delivery_log_lines_skipped", "Mail log lines the agents read that were not results."),
+            ("complaints_counted", "Feedback-loop complaints that made their message spam."),
+            ("complaints_matched", "Complaints about a message that was spam already."),
+            ("complaints_duplicate", "Feedback reports received again (stored once)."),
+            ("complaints_parked", "Feedback reports parked for staff (no match, unreadable)."),
+            ("blocklist_lookups", "DNS blocklist lookups made."),
+            ("blocklist_lookup_errors", "DNS blocklist lookups that gave no verdict."),
         ):
             yield CounterMetricFamily(f"lwsmail_{name}", doc, counters.get(name, 0))
         answers = prefixed("policyd_answers:")

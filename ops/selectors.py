@@ -17,6 +17,8 @@ from hosting.models import Domain, Hosting, Mailbox
 from limits.selectors import counter_hostings, senders_at_limit
 from ops.charts import Chart, bar_chart
 from ops.health import Health, pipeline_health
+from reputation.blocklists import blocklist_statuses
+from reputation.models import BlocklistStatus, ParkedReport
 from tracking.models import OutboundMessage
 
 AGES = {
@@ -220,6 +222,8 @@ class Dashboard:
     at_limit: list[AtLimit] | None  # None: Redis unreadable
     unattributed_week: int
     health: Health
+    blocklists: list[BlocklistStatus]
+    parked_reports: int
 
 
 def dashboard(*, query, redis, now: datetime) -> Dashboard:
@@ -255,4 +259,6 @@ def dashboard(*, query, redis, now: datetime) -> Dashboard:
         at_limit=limited,
         unattributed_week=unattributed(since=week),
         health=pipeline_health(redis=redis, now=now),
+        blocklists=blocklist_statuses(),
+        parked_reports=ParkedReport.objects.count(),
     )

@@ -27,16 +27,20 @@ from hosting.access import client_ip, hosting_for
 from hosting.redis import client as redis_client
 from limits.selectors import hosting_holds, hosting_limit_rows
 from panel.selectors import hosting_suspended_mailboxes
+from reputation.selectors import hosting_complaints
 from tracking.queue import held_for
 
 
 def _page(request: HttpRequest, hosting, form: UnblockForm, status: int = 200) -> HttpResponse:
     now = timezone.now()
     redis = redis_client()
+    standing = hosting_standing_blocks(hosting=hosting, now=now)
+    complaints = hosting_complaints(hosting=hosting, blocks=standing.abuse, now=now)
     context = {
         "hosting": hosting,
         "availability": unblock_availability(hosting=hosting, now=now),
-        "standing": hosting_standing_blocks(hosting=hosting, now=now),
+        "standing": standing,
+        "complaints": complaints,
         "history": hosting_unblock_history(hosting=hosting, now=now),
         "support_url": settings.SUPPORT_URL,
         "meters": hosting_meters(hosting=hosting, now=now),

@@ -153,9 +153,12 @@ def rspamd(live_server):
 
 @pytest.fixture
 def ingest_settings(settings, rspamd):
+    from tests.harness.rspamd import REFERENCE_KEY
     from tests.tracking.push import PASSWORD
 
     settings.INGEST_PASSWORD = PASSWORD
+    # The key the test Rspamd signs X-LWS-Ref with.
+    settings.MESSAGE_REFERENCE_KEY = REFERENCE_KEY
     settings.RSPAMD_URL = rspamd.url
     from ingest.rspamd import _client
 

@@ -116,6 +116,7 @@ def sent_message(
     queue_id: str = "",
     recipients: tuple[str, ...] | list[str] = ("anna@example.org",),
     subject: str = "",
+    message_id: str = "",
 ) -> OutboundMessage:
     """A message `box` sent at `at`, stored as is (its partition made if needed)."""
     partitions_cover(scheme=MESSAGES, moments=[at])
@@ -131,4 +132,5 @@ def sent_message(
         sent_at=at,
         score=1.0,
         queue_id=queue_id,
+        message_id=message_id,
     )

@@ -31,6 +31,18 @@ def worker_env() -> dict[str, str]:
     }
 
 
+def pipe_env() -> dict[str, str]:
+    """worker_env's settings a command Postfix's pipe runs needs, as words without spaces
+    (master.cf splits its argv on white space)."""
+    env = worker_env()
+    keys = ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "DJANGO_SECRET_KEY")
+    return {
+        **{k: env[k] for k in keys if env.get(k)},
+        "MESSAGE_REFERENCE_KEY": settings.MESSAGE_REFERENCE_KEY,
+        "WEBHOOK_ALLOWED_NETWORKS": env["WEBHOOK_ALLOWED_NETWORKS"],
+    }
+
+
 def celery_worker(*, concurrency: int = 1, log: Path | None = None, queues: str = ""):
     """A `celery worker` process against the test database, stopped when the block ends."""
     args = [sys.executable, "-m", "celery", "-A", "lwsmail", "worker"]

@@ -5,7 +5,7 @@ from django.contrib import admin
 
 from hosting.access import client_ip
 from hosting.admin_audit import ReadOnlyAdmin
-from tracking.models import OutboundMessage, QueuedMessage
+from tracking.models import Complaint, OutboundMessage, QueuedMessage
 from tracking.partitions import CONTENTS, MESSAGES, partitions_list
 from tracking.queue import queue_delete_request
 
@@ -69,3 +69,14 @@ class QueuedMessageAdmin(ReadOnlyAdmin):
             messages=queryset, user=request.user, client_ip=client_ip(request)
         )
         self.message_user(request, f"{asked} message(s) will be deleted from the queue.")
+
+
+@admin.register(Complaint)
+class ComplaintAdmin(ReadOnlyAdmin):
+    """Feedback-loop complaints matched to their messages (reputation/complaints.py)."""
+
+    list_display = ["received_at", "reporter", "domain", "matched_by", "counted", "message_id"]
+    list_filter = ["matched_by", "counted", "reporter"]
+    list_select_related = ["domain"]
+    search_fields = ["=domain__name", "=reporter"]
+    readonly_fields = [f.name for f in Complaint._meta.fields]

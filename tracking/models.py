@@ -247,3 +247,53 @@ class QueuedMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.host} {self.queue_id} {self.sender}"
+
+
+class Complaint(models.Model):
+    """A recipient's "this is spam", as the mailbox provider's feedback loop reported it
+    (ARF, RFC 5965), matched to the message it is about (reputation/complaints.py)."""
+
+    class MatchedBy(models.TextChoices):
+        REFERENCE = "reference", _("signed reference")
+        MESSAGE_ID = "message_id", _("Message-ID")
+        QUEUE_ID = "queue_id", _("queue id")
+
+    # The report's (reputation/complaints.py report_digest): a report delivered twice is
+    # stored, and counted, once.
+    digest = models.CharField(max_length=64, unique=True)
+    message = models.ForeignKey(
+        OutboundMessage,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="complaints",
+        db_constraint=False,  # partitioned: see MessageContent.message
+    )
+    # The message's partition, to fetch it by primary key without visiting every one.
+    message_sent_at = models.DateTimeField()
+    # No constraints in the database, as for the messages (the ORM still cascades).
+    hosting = models.ForeignKey(
+        Hosting, on_delete=models.CASCADE, related_name="complaints", db_constraint=False
+    )
+    domain = models.ForeignKey(
+        Domain, on_delete=models.CASCADE, related_name="complaints", db_constraint=False
+    )
+    # The mailbox provider whose user complained (the report's sender domain).
+    reporter = models.CharField(max_length=255)
+    feedback_type = models.CharField(max_length=32, blank=True)
+    # When the provider received the message, as the report says.
+    arrived_at = models.DateTimeField(null=True, blank=True)
+    received_at = models.DateTimeField(default=timezone.now)
+    matched_by = models.CharField(max_length=16, choices=MatchedBy.choices)
+    # This report made its message spam (the first complaint about it; later ones and
+    # messages already spam count nothing more).
+    counted = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        indexes = [
+            models.Index(fields=["hosting", "-received_at"], name="complaint_hosting_recent"),
+            models.Index(fields=["domain", "received_at"], name="complaint_domain"),
+        ]
+
+    def __str__(self) -> str:
+        return f"complaint from {self.reporter} {self.received_at:%Y-%m-%d %H:%M}"

@@ -13,6 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from hosting.models import Hosting
+from tracking.complaints import messages_complaints_attach
 from tracking.deliveries import latest_with_status, messages_delivery_attach
 from tracking.mime import clean_text, parse_message
 from tracking.models import OutboundMessage
@@ -100,6 +101,7 @@ def hosting_messages(
     next_cursor = encode_cursor(page[limit - 1]) if len(page) > limit else None
     page = page[:limit]
     messages_delivery_attach(page)
+    messages_complaints_attach(page)
     return page, next_cursor
 
 

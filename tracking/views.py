@@ -11,6 +11,7 @@ from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_GET
 
 from hosting.access import hosting_for
+from tracking.complaints import message_complaints
 from tracking.deliveries import message_deliveries
 from tracking.forms import MessageFilterForm
 from tracking.models import MessageContent, OutboundMessage
@@ -83,6 +84,7 @@ def message_detail(request: HttpRequest, hosting_id: int, message_id: int) -> Ht
             (content.symbols if content else {}).items(), key=lambda s: -abs(s[1]["score"])
         ),
         "deliveries": message_deliveries(message),
+        "complaints": message_complaints(message),
     }
     return render(request, "tracking/detail.html", context)
 

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
+from django.utils import translation
 
 from webhooks.events import Event
 from webhooks.services import webhook_event_emit
@@ -52,3 +53,27 @@ def email_send(
         hosting_id=hosting_id,
         data={"template": name, "to": to, "subject": message.subject, "message_id": message_id},
     )
+
+
+def warning_emails_send(
+    *, name: str, key: int, context: dict, account, hosting_id: int | None
+) -> None:
+    """E-mail the customer account the warning `name` in its language, and staff its
+    `<name>-staff` alert (when STAFF_ALERT_EMAILS or staff users give an address)."""
+    with translation.override(account.language):
+        email_send(
+            name=name,
+            context=context,
+            to=[account.contact_email],
+            message_id=f"{name}-{key}",
+            hosting_id=hosting_id,
+        )
+    staff = staff_recipients()
+    if staff:
+        email_send(
+            name=f"{name}-staff",
+            context=context,
+            to=staff,
+            message_id=f"{name}-staff-{key}",
+            hosting_id=hosting_id,
+        )

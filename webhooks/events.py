@@ -17,3 +17,12 @@ class Event(models.TextChoices):
         "message.bounced",
         "a message bounced (the receiving server refused a recipient for good)",
     )
+    MESSAGE_COMPLAINED = (
+        "message.complained",
+        "a recipient reported a message as spam (a feedback-loop complaint)",
+    )
+    BLOCKLIST_LISTED = "blocklist.listed", "an outbound address was listed in a DNS blocklist"
+    BLOCKLIST_DELISTED = (
+        "blocklist.delisted",
+        "an outbound address is no longer listed in a DNS blocklist",
+    )

@@ -228,3 +228,42 @@ else
     description = 'Website script over its sending limit (lwsmail)',
   })
 end
+
+-- The signed reference: every message Postfix hands to this milter leaves with the header
+-- "X-LWS-Ref: 1.<queue id>.<unix time>.<mac>", the mac being the first 32 hex digits of
+-- HMAC-SHA256(key, "1.<queue id>.<unix time>"). A complaint (a feedback-loop report)
+-- that quotes only the headers still names the message as the panel stored it (queue id
+-- and time, reputation/references.py), and one a sender wrote or altered matches
+-- nothing: any X-LWS-Ref the sender wrote is removed first. The key is the panel's
+-- MESSAGE_REFERENCE_KEY (rspamd.conf.local, --var=LWSMAIL_REFERENCE_KEY); without one no
+-- header is added.
+local REF_HEADER = 'X-LWS-Ref'
+local lwsmail_opts = rspamd_config:get_all_opt('lwsmail') or {}
+local ref_key = lwsmail_opts.reference_key
+
+if type(ref_key) ~= 'string' or ref_key == '' or ref_key:sub(1, 1) == '$' then
+  rspamd_logger.infox(rspamd_config, 'lwsmail: no reference key (lwsmail { reference_key }): '
+      .. 'outbound mail carries no X-LWS-Ref')
+else
+  local lua_mime = require "lua_mime"
+  local rspamd_cryptobox_hash = require "rspamd_cryptobox_hash"
+  rspamd_config:register_symbol({
+    name = 'LWS_REFERENCE',
+    type = 'postfilter',
+    priority = 10,
+    score = 0.0,
+    description = 'Signed reference header added (lwsmail)',
+    callback = function(task)
+      local qid = task:get_queue_id()
+      if not qid or qid == '' or not qid:match('^[%w]+$') then
+        return
+      end
+      local signed = '1.' .. qid .. '.' .. string.format('%d', math.floor(rspamd_util.get_time()))
+      local mac = rspamd_cryptobox_hash.create_specific_keyed(ref_key, 'sha256', signed):hex()
+      lua_mime.modify_headers(task, {
+        remove = { [REF_HEADER] = 0 },
+        add = { [REF_HEADER] = { order = 0, value = signed .. '.' .. mac:sub(1, 32) } },
+      })
+    end,
+  })
+end

@@ -33,7 +33,7 @@ from tests.harness.common import background, free_port, listening, wait_for
 from tests.harness.postfix import Postfix
 from tests.harness.smtp_sink import Inbox, SmtpSink
 from tests.tracking.mail import GTUBE
-from tests.workers import celery_worker, wait_until, worker_env
+from tests.workers import celery_worker, pipe_env, wait_until, worker_env
 from tracking.models import OutboundMessage
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -104,6 +104,8 @@ def platform(ingest_settings, rspamd, redis_client, tmp_path):
     policy_port = free_port()
     policyd = [sys.executable, "manage.py", "policyd", "--listen", f"127.0.0.1:{policy_port}"]
     postfix = Postfix(milter_port=rspamd.proxy_port, policy_port=policy_port, relay_port=sink.port)
+    # The provider's FBL address too (tests/reputation): reports piped to fbl_receive.
+    postfix.with_fbl(env=pipe_env())
     with (
         sink as inbox,
         background(policyd, env=worker_env(), log=tmp_path / "policyd.log"),

@@ -7,11 +7,14 @@ relaying everything to a local sink. Postfix logs to a file of its own (no syslo
 
 from __future__ import annotations
 
+import os
 import pwd
 import shutil
 import smtplib
 import ssl
 import subprocess
+import sys
+import sysconfig
 import tempfile
 from pathlib import Path
 
@@ -36,6 +39,7 @@ class Postfix:
         # Dovecot's auth service for SMTP AUTH on the submission port (tests/harness/dovecot).
         self.sasl_port = sasl_port or free_port()
         self.port = free_port()
+        self.fbl: Fbl | None = None
         self.submission_port = free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="lws-postfix-"))
         self.conf = self.dir / "conf"
@@ -48,6 +52,8 @@ class Postfix:
         assert "inet:127.0.0.1:12345" in shipped
         shipped = shipped.replace("inet:127.0.0.1:12345", f"inet:127.0.0.1:{self.sasl_port}")
         cert, key = self_signed_certificate(self.dir, "mx.lwsmail.test")
+        if self.fbl is not None:
+            shipped += "\n" + self.fbl.main_cf()
         return f"""
 compatibility_level = 3.6
 queue_directory = {self.dir}/queue
@@ -107,7 +113,15 @@ smtpd_authorized_xclient_hosts = 127.0.0.0/8
                 f"127.0.0.1:{self.submission_port} inet n       -       n",
             )
         )
+        if self.fbl is not None:
+            lines.append(self.fbl.master_cf())
         return "\n".join(lines) + "\n"
+
+    def with_fbl(self, *, env: dict[str, str]) -> Postfix:
+        """Also receive the FBL address, on an inbound port of its own with no milter, and
+        pipe its mail to `manage.py fbl_receive` (deploy/postfix/fbl-*.cf) run with `env`."""
+        self.fbl = Fbl(env)
+        return self
 
     def configure(self) -> Postfix:
         """Write the throw-away configuration; `postfix check` must accept it."""
@@ -210,3 +224,58 @@ smtpd_authorized_xclient_hosts = 127.0.0.0/8
     def cleanup(self) -> None:
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+FBL_ADDRESS = "fbl@fbl.lwsmail.test"
+
+
+class Fbl:
+    """The FBL address's lines as shipped, for this run: its address, an inbound listener
+    without the outbound milter (as on the provider's MX), and the pipe to this checkout's
+    manage.py run as nobody (pipe refuses root)."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.port = free_port()
+
+    def main_cf(self) -> str:
+        shipped = (DEPLOY / "fbl-main.cf").read_text()
+        assert "fbl@fbl.example.net" in shipped
+        return shipped.replace("fbl@fbl.example.net", FBL_ADDRESS)
+
+    def master_cf(self) -> str:
+        shipped = (DEPLOY / "fbl-master.cf").read_text()
+        command = "/opt/lwsmail/.venv/bin/python /opt/lwsmail/manage.py fbl_receive"
+        assert command in shipped and "user=lwsmail" in shipped
+        python, path = python_for_nobody()
+        env = {**self.env, "PYTHONPATH": path, "HOME": "/tmp"}
+        argv = " ".join(
+            ["/usr/bin/env", *(f"{k}={v}" for k, v in env.items()), python, str(ROOT / "manage.py")]
+        )
+        inbound = (
+            f"127.0.0.1:{self.port} inet n - n - - smtpd -o smtpd_milters= "
+            "-o smtpd_recipient_restrictions=permit_mynetworks,reject"
+        )
+        return (
+            inbound
+            + "\n"
+            + shipped.replace(command, f"{argv} fbl_receive").replace("user=lwsmail", "user=nobody")
+        )
+
+    def send(self, raw: bytes, *, sender: str = "feedback@yahoo.test") -> None:
+        with smtplib.SMTP("127.0.0.1", self.port, local_hostname="mta.yahoo.test") as smtp:
+            smtp.sendmail(sender, [FBL_ADDRESS], raw)
+
+
+def python_for_nobody() -> tuple[str, str]:
+    """An interpreter the unprivileged pipe user can run, and the PYTHONPATH that gives it
+    this checkout's packages: this one, unless it lives under a directory others cannot
+    enter (pyenv under /root), then the system's of the same version."""
+    real = Path(os.path.realpath(sys.executable))
+    purelib = sysconfig.get_paths()["purelib"]
+    if all(p.stat().st_mode & 0o001 for p in real.parents):
+        return str(real), purelib
+    system = Path(f"/usr/bin/python{sys.version_info.major}.{sys.version_info.minor}")
+    if not system.exists():
+        raise RuntimeError(f"{real} is not reachable by nobody, and there is no {system}")
+    return str(system), purelib

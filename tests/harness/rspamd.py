@@ -14,6 +14,8 @@ import httpx
 from tests.harness.common import ROOT, free_port, require_binary, wait_for
 
 DEPLOY = ROOT / "deploy" / "rspamd"
+# The key of the signed reference header (the panel's MESSAGE_REFERENCE_KEY in tests).
+REFERENCE_KEY = "reference-key-of-the-tests"
 
 
 class Rspamd:
@@ -44,6 +46,7 @@ class Rspamd:
         shutil.copytree(DEPLOY / "local.d", local, dirs_exist_ok=True)
         shutil.copytree(DEPLOY / "maps", self.dir / "maps", dirs_exist_ok=True)
         shutil.copy(DEPLOY / "rspamd.local.lua", self.dir / "rspamd.local.lua")
+        shutil.copy(DEPLOY / "rspamd.conf.local", self.dir / "rspamd.conf.local")
         shutil.copytree(DEPLOY / "test" / "local.d", local, dirs_exist_ok=True)
         (local / "worker-normal.inc").write_text(f'bind_socket = "127.0.0.1:{self.normal_port}";\n')
         (local / "worker-controller.inc").write_text(
@@ -69,6 +72,7 @@ class Rspamd:
             "LWSMAIL_INGEST_URL": self.ingest_url or "",
             "LWSMAIL_INGEST_USER": self.user,
             "LWSMAIL_INGEST_PASSWORD": self.password,
+            "LWSMAIL_REFERENCE_KEY": REFERENCE_KEY,
             # The blocked-senders map (multimap) reads the panel's Redis database.
             # Without it multimap logs "no redis servers" and skips the map's rules.
             "LWSMAIL_REDIS_SERVERS": (

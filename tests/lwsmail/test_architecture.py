@@ -19,7 +19,7 @@ FLOORS = (
     ("tracking", "webhooks"),
     ("enforcement",),
     ("abuse", "limits"),
-    ("mailaccess",),
+    ("mailaccess", "reputation"),
     ("ingest", "panel", "api", "ops"),
     ("demo",),
     ("lwsmail",),
