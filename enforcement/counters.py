@@ -1,11 +1,17 @@
-"""Recipient counters in Redis: one sorted set per mailbox, domain and hosting holding a
-member per recipient of the last 24 hours (score: when, in whole milliseconds), checked
-and counted by one script so that two connections at once can never both take the last
-place under a limit.
+"""Recipient counters in Redis: one hash per mailbox, domain and hosting holding buckets,
+the recipients of each minute of the last hour and of each hour of the last day (field M,
+minutes since the epoch; field -H, hours since the epoch), checked and counted by one
+script so that two connections at once can never both take the last place under a limit.
+A counter's size follows how many minutes and hours its sender sent in, never how many
+recipients: 86 buckets at most (a mailbox's also keeps the client networks it was seen
+from in the hourly window, for compromise detection: "n<network>" -> its last minute).
 
-Windows slide to the second: a recipient sent at t counts until t + 1 hour in the hourly
-window and until t + 24 hours in the daily one. The same script runs in Rspamd
-(deploy/rspamd/rspamd.local.lua) for website scripts, on the same keys."""
+Windows slide by the minute: a recipient sent in minute m counts in the hourly window
+until one hour after the end of m, and in the daily window until one day after the end of
+its hour; a place frees up at the start of a minute (of an hour for the day), the time
+"sending resumes at" names. No window ever lets more than its limit through within any
+real hour or day. The same script runs in Rspamd (deploy/rspamd/rspamd.local.lua) for
+website scripts, on the same keys."""
 
 from __future__ import annotations
 
@@ -35,8 +41,9 @@ SINCE_KEY = "lwsmail:rate:since"
 # The counting (lua/admit_function.lua), which the policy service's script (decide.py)
 # calls too; ADMIT runs it on its KEYS and ARGV (Rspamd, and `admit` below).
 # KEYS: the counters, then the message's own counter, then REFUSED_KEY; with detection,
-#       then the mailbox's networks, HOLDS_KEY and the mailbox's lift floor.
-# ARGV: now, a unique member prefix, recipients to add, per-message limit (0: none), the
+#       then HOLDS_KEY and the mailbox's lift floor (the first counter is then the
+#       mailbox's, which also holds its client networks of the hourly window).
+# ARGV: now, a unique token (the hold's), recipients to add, per-message limit (0: none), the
 #       number of counters, then for each counter its hourly and daily limits (0: none);
 #       with detection, then the volume that holds (0: none), the client network ('':
 #       none), the networks that hold (0: none) and the mailbox (the field of HOLDS_KEY).
@@ -109,7 +116,7 @@ class Detection:
     max_networks: int
 
     def keys(self) -> list[str]:
-        return [key("nets", self.mailbox), HOLDS_KEY, key("lifted", self.mailbox)]
+        return [HOLDS_KEY, key("lifted", self.mailbox)]
 
     def args(self) -> list[str | int]:
         return [self.volume, self.network, self.max_networks, self.mailbox]
@@ -146,8 +153,7 @@ def admit_args(
     detection: Detection | None = None,
 ) -> list[str | int | float]:
     now = time.time() if now is None else now
-    # 48 random bits tell the members of one counter apart (short: 10^5 mailboxes' counters
-    # live in Redis memory).
+    # 48 random bits name the call (a hold it starts keeps them: limits/state.py).
     args: list[str | int | float] = [
         repr(now),
         uuid.uuid4().hex[:12],
@@ -222,17 +228,41 @@ class Use:
     day_since: datetime | None = None
 
 
+# How many minute and hour buckets a window holds (lua/admit_function.lua): the current
+# one and those after the window's length.
+WINDOW_MINUTES, WINDOW_HOURS = 60, 24
+
+
+def window_counts(buckets: Mapping[bytes | str, bytes | str], now: float) -> tuple[int, int]:
+    """The recipients a counter's buckets hold in the hourly and the daily window at `now`,
+    as the script counts them."""
+    minute, hour = int(now // 60), int(now // 3600)
+    in_hour = in_day = 0
+    for field, value in buckets.items():
+        if not (field.lstrip(b"-") if isinstance(field, bytes) else field.lstrip("-")).isdigit():
+            continue  # a client network of the mailbox (detection), not a bucket
+        at, count = int(field), int(value)
+        if at >= 0 and minute - at <= WINDOW_MINUTES:
+            in_hour += count
+        elif at < 0 and hour + at <= WINDOW_HOURS:
+            in_day += count
+    return in_hour, in_day
+
+
 def usage(redis, keys: list[str], *, now: float | None = None) -> dict[str, Use]:
-    """Recipients counted on each key in the last hour and the last 24 hours (read only),
-    with when counting began where that is inside a window."""
+    """Recipients counted on each key in the hourly and the daily window (read only), with
+    when counting began where that is inside a window."""
     now = time.time() if now is None else now
-    t = int(now * 1000)  # the script's milliseconds
     pipe = redis.pipeline(transaction=False)
     pipe.get(SINCE_KEY)
     for k in keys:
-        pipe.zcount(k, f"({t - HOUR * 1000}", "+inf")
-        pipe.zcount(k, f"({t - DAY * 1000}", "+inf")
-    since_raw, *values = pipe.execute()
+        pipe.hgetall(k)
+    since_raw, *buckets = pipe.execute(raise_on_error=False)
+    if isinstance(since_raw, Exception) or any(isinstance(b, Exception) for b in buckets):
+        # A counter still in the earlier release's form (the script converts it when it
+        # next counts on it): not known for now.
+        return {k: Use(None, None) for k in keys}
+    values = [n for b in buckets for n in window_counts(b, now)]
     try:
         since = float(since_raw)
     except (TypeError, ValueError):

@@ -42,7 +42,6 @@ keys[#keys + 1] = PREFIX .. 'message:' .. (instance ~= '' and instance or 'none'
 keys[#keys + 1] = REFUSED
 local volume, max_nets, net = tonumber(own.hv) or 0, tonumber(default.hn) or 0, ARGV[6]
 if volume > 0 or (net ~= '' and max_nets > 0) then
-  keys[#keys + 1] = PREFIX .. 'nets:' .. sender
   keys[#keys + 1] = KEYS[2]
   keys[#keys + 1] = PREFIX .. 'lifted:' .. sender
   for _, a in ipairs({volume, net, max_nets, sender}) do argv[#argv + 1] = a end

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from enforcement.counters import REFUSED_KEY, Counter, admit, key, usage
+from enforcement.counters import REFUSED_KEY, Counter, admit, key, usage, window_counts
 
 T0 = datetime(2026, 3, 2, 9, 0, 0, tzinfo=UTC).timestamp()
 BOX = "contact@boulangerie.example"
@@ -25,10 +25,11 @@ def test_it_admits_up_to_the_hourly_limit_and_refuses_the_next_one(clean_redis):
     refused = admit(clean_redis, counters, now=T0 + 10)
 
     assert (refused.window, refused.limit) == ("hour", 5)
-    assert refused.resumes_at == datetime.fromtimestamp(T0 + 3600, UTC)
+    # Sent in the minute 09:00, they count until an hour after its end.
+    assert refused.resumes_at == datetime.fromtimestamp(T0 + 3660, UTC)
     assert refused.reply(BOX) == (
         f"450 4.7.1 L-RATE <{BOX}>: hourly limit of 5 recipients reached, "
-        "sending resumes at 2026-03-02 10:00:00 UTC"
+        "sending resumes at 2026-03-02 10:01:00 UTC"
     )
     assert (
         usage(clean_redis, [key("mailbox", BOX)], now=T0 + 10)[key("mailbox", BOX)].last_hour == 5
@@ -36,28 +37,51 @@ def test_it_admits_up_to_the_hourly_limit_and_refuses_the_next_one(clean_redis):
 
 
 @pytest.mark.parametrize(("offset", "admitted"), [(-1, False), (0, True), (1, True)])
-def test_the_hour_slides_to_the_second(clean_redis, offset, admitted):
+def test_the_hour_slides_by_the_minute(clean_redis, offset, admitted):
     counters = [box(per_hour=3)]
     for n in range(3):
-        assert admit(clean_redis, counters, now=T0 + n) is None
+        assert admit(clean_redis, counters, now=T0 + 30 + n * 10) is None  # 09:00:30 to :50
 
-    # The first recipient (T0) leaves the window at T0 + 1 h exactly.
-    result = admit(clean_redis, counters, now=T0 + 3600 + offset)
-
-    assert (result is None) is admitted
-
-
-@pytest.mark.parametrize(("offset", "admitted"), [(-1, False), (1, True)])
-def test_the_day_slides_to_the_second(clean_redis, offset, admitted):
-    counters = [box(per_day=4)]
-    for n in range(4):
-        assert admit(clean_redis, counters, now=T0 + n * 7200) is None
-
-    result = admit(clean_redis, counters, now=T0 + 86400 + offset)
+    # The minute 09:00 leaves the window at 10:01:00, an hour after its end.
+    result = admit(clean_redis, counters, now=T0 + 3660 + offset)
 
     assert (result is None) is admitted
     if not admitted:
-        assert result.window == "day" and result.resumes_at.timestamp() == T0 + 86400
+        assert result.resumes_at.timestamp() == T0 + 3660
+
+
+@pytest.mark.parametrize(("offset", "admitted"), [(-1, False), (0, True), (1, True)])
+def test_the_day_slides_by_the_hour_across_the_year_end(clean_redis, offset, admitted):
+    start = datetime(2026, 12, 31, 9, 0, 0, tzinfo=UTC).timestamp()
+    counters = [box(per_day=4)]
+    for n in range(4):
+        assert admit(clean_redis, counters, now=start + 1800 + n * 7200) is None
+
+    # The hour 09:00 leaves the daily window at 10:00 the next day (a day after its end).
+    result = admit(clean_redis, counters, now=start + 90000 + offset)
+
+    assert (result is None) is admitted
+    if not admitted:
+        assert result.window == "day" and result.resumes_at.timestamp() == start + 90000
+
+
+def test_a_counter_grows_with_the_minutes_its_sender_sent_in_not_with_recipients(
+    clean_redis,
+):
+    for n in range(1000):
+        assert admit(clean_redis, [box(per_hour=5000)], now=T0 + n * 0.05) is None
+
+    def buckets() -> int:
+        return sum(1 for f in clean_redis.hkeys(box().key) if f.lstrip(b"-").isdigit())
+
+    assert buckets() == 2  # the minute 09:00 and the hour 09:00
+    assert 89_000 < clean_redis.ttl(box().key) <= 90001
+    for n in range(100):  # one a minute for 100 minutes: the oldest minutes go
+        assert admit(clean_redis, [box(per_hour=5000)], now=T0 + n * 60) is None
+    assert buckets() == 61 + 2
+    assert clean_redis.hlen(box().key) <= 61 + 2 + 4  # and the windows' sums
+    use = usage(clean_redis, [box().key], now=T0 + 99 * 60)[box().key]
+    assert (use.last_hour, use.last_day) == (61, 1100)
 
 
 def test_a_refused_recipient_is_not_counted_anywhere(clean_redis):
@@ -128,3 +152,31 @@ def test_forty_threads_never_take_one_recipient_over_the_limit(clean_redis):
         t.join(30)
 
     assert len(results) == 200 and results.count(True) == 25
+
+
+def test_a_counter_of_the_earlier_release_is_converted_the_first_time_it_counts(clean_redis):
+    # One member per recipient, scored in milliseconds: 3 in the minute 09:00, 1 at 08:30.
+    members = {f"m{n}": (T0 + n) * 1000 for n in range(3)} | {"old": (T0 - 1800) * 1000}
+    clean_redis.zadd(box().key, members)
+    assert usage(clean_redis, [box().key], now=T0 + 5)[box().key].last_hour is None
+
+    assert admit(clean_redis, [box(per_hour=5)], now=T0 + 5) is None
+    refused = admit(clean_redis, [box(per_hour=5)], now=T0 + 6)
+
+    assert refused is not None and refused.window == "hour"
+    # The earliest, 08:30, frees its place at 09:31.
+    assert refused.resumes_at.timestamp() == T0 + 1860
+    use = usage(clean_redis, [box().key], now=T0 + 6)[box().key]
+    assert (use.last_hour, use.last_day) == (5, 5)
+    assert 0 < clean_redis.ttl(box().key) <= 90001  # it goes once its last hour has
+
+
+def test_a_busy_counter_kept_by_its_sums_agrees_with_its_buckets_at_every_minute(clean_redis):
+    domain = Counter("domain", "shop.example", 10_000, 100_000)
+    rng = __import__("random").Random(29)
+    now = T0
+    for _ in range(3000):  # two days of sending at random gaps, across hours and days
+        now += rng.choice([1, 7, 30, 61, 600, 3700])
+        assert admit(clean_redis, [domain], recipients=rng.randint(1, 3), now=now) is None
+        stored = clean_redis.hgetall(domain.key)
+        assert (int(stored[b"h"]), int(stored[b"d"])) == window_counts(stored, now)

@@ -10,7 +10,16 @@ import pytest
 import redis
 from django.conf import settings
 
-from enforcement.counters import HOLDS_KEY, Counter, Detection, Held, Refusal, admit, key
+from enforcement.counters import (
+    HOLDS_KEY,
+    Counter,
+    Detection,
+    Held,
+    Refusal,
+    admit,
+    key,
+    usage,
+)
 from tests.concurrency import run_concurrently
 
 T0 = datetime(2026, 2, 28, 23, 30, 0, tzinfo=UTC).timestamp()  # the night before March
@@ -42,18 +51,21 @@ def test_it_holds_the_recipient_that_goes_over_the_volume_and_not_the_one_before
     assert stored["t"] == held.entry["t"] and stored["why"] == "volume"
     assert stored["at"] == pytest.approx(T0 + 60)
     # Nothing counted for the held recipient.
-    assert clean_redis.zcard(key("mailbox", BOX)) == 50
+    assert (
+        usage(clean_redis, [key("mailbox", BOX)], now=T0 + 60)[key("mailbox", BOX)].last_hour == 50
+    )
     assert held.reply(BOX) == (
         f"REJECT 5.7.1 L-HOLD <{BOX}>: sending held, suspected stolen password, "
         "change it in the panel"
     )
 
 
-@pytest.mark.parametrize(("offset", "held"), [(-1, True), (1, False)])
-def test_the_volume_counts_the_last_hour_to_the_second(clean_redis, offset, held):
-    assert send(clean_redis, T0, n=50, volume=50) is None
+@pytest.mark.parametrize(("offset", "held"), [(-1, True), (0, False), (1, False)])
+def test_the_volume_counts_the_hourly_window_by_the_minute(clean_redis, offset, held):
+    assert send(clean_redis, T0 + 20, n=50, volume=50) is None  # in the minute 23:30
 
-    result = send(clean_redis, T0 + 3600 + offset, volume=50)
+    # The minute 23:30 leaves the window at 00:31:00 on March 1st.
+    result = send(clean_redis, T0 + 3660 + offset, volume=50)
 
     assert isinstance(result, Held) is held
 
@@ -92,12 +104,13 @@ def test_the_sixth_network_in_an_hour_holds_and_a_network_counts_once(clean_redi
     )
 
 
-@pytest.mark.parametrize(("offset", "held"), [(-1, True), (1, False)])
-def test_a_network_seen_more_than_an_hour_ago_no_longer_counts(clean_redis, offset, held):
-    send(clean_redis, T0, network="203.0.113.0/24", max_networks=2)
+@pytest.mark.parametrize(("offset", "held"), [(-1, True), (0, False), (1, False)])
+def test_a_network_last_seen_more_than_an_hour_ago_no_longer_counts(clean_redis, offset, held):
+    send(clean_redis, T0 + 45, network="203.0.113.0/24", max_networks=2)  # minute 23:30
     send(clean_redis, T0 + 1800, network="198.51.100.0/24", max_networks=2)
 
-    result = send(clean_redis, T0 + 3600 + offset, network="192.0.2.0/24", max_networks=2)
+    # The minute 23:30 leaves the hourly window at 00:31:00.
+    result = send(clean_redis, T0 + 3660 + offset, network="192.0.2.0/24", max_networks=2)
 
     assert isinstance(result, Held) is held
 
@@ -132,4 +145,6 @@ def test_twenty_connections_at_once_start_one_hold(clean_redis):
     assert results.count(None) == 5
     held = [r for r in results if isinstance(r, Held)]
     assert len(held) == 15 and sum(h.new for h in held) == 1
-    assert clean_redis.zcard(key("mailbox", BOX)) == 50
+    assert (
+        usage(clean_redis, [key("mailbox", BOX)], now=T0 + 60)[key("mailbox", BOX)].last_hour == 50
+    )
