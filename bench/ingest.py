@@ -16,7 +16,9 @@ of it named with `_empty`, made before the history goes in):
 flushed); each round scans the corpus and pushes it to each side, in the order (a) (b) (d),
 then (d) (b) (a), so that the machine's drift falls on what each ratio compares.
 
-The last line is `push/scan throughput ratio: X`.  `make bench-ingest` runs it.
+The last lines are `push/scan throughput ratio: X` and `panel/Rspamd CPU per message: Y`
+(the panel's processes per pushed message against Rspamd's per scan). `make bench-ingest`
+runs it.
 """
 
 from __future__ import annotations
@@ -479,6 +481,11 @@ def main() -> None:
         f"the {args.rounds} rounds' push/scan ratio: {min(push_scan):.2f} to {max(push_scan):.2f}"
     )
     print(f"push/scan throughput ratio: {empty['throughput'] / scan_rate:.2f}")
+    # The panel's processes (web, worker, PostgreSQL, Redis) per pushed message on the push
+    # path, against Rspamd's per scanned message alone (goal: 0.5 or less).
+    panel = sum(v for role, v in empty["cpu_ms"].items() if role not in ("Rspamd", "bench client"))
+    rspamd = scan_cpu.get("Rspamd", 0.0)
+    print(f"panel/Rspamd CPU per message: {panel / rspamd:.2f}" if rspamd else "")
 
 
 if __name__ == "__main__":
