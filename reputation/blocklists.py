@@ -139,6 +139,8 @@ def blocklists_check(*, now: datetime | None = None) -> Checked:
         }
         for (address, zone), answer in zip(pairs, answers, strict=True):
             status = known.get((address.pk, zone.pk))
+            if answer.error:
+                log.warning("blocklist %s for %s: %s", zone.zone, address.address, answer.error)
             change = _store(status, address, zone, answer, now)
             if change is not None:
                 changes.append(change)
@@ -147,9 +149,6 @@ def blocklists_check(*, now: datetime | None = None) -> Checked:
     errors = sum(1 for a in answers if a.listed is None)
     count("blocklist_lookups", len(answers))
     count("blocklist_lookup_errors", errors)
-    for (address, zone), answer in zip(pairs, answers, strict=True):
-        if answer.error:
-            log.warning("blocklist %s for %s: %s", zone.zone, address.address, answer.error)
     return Checked(len(answers), listed, errors, len(changes))
 
 

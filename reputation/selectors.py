@@ -19,7 +19,6 @@ class HostingComplaints:
     recent: list[Complaint]  # newest first, at most SHOWN
     total: int
     rates: list[ComplaintRate]
-    during: dict[int, int]  # block id -> complaints about its target since it started
     days: int = WINDOW.days
     limit_percent: float = RATE * 100
     minimum: int = MIN_DELIVERED
@@ -43,17 +42,14 @@ def hosting_complaints(
         .select_related("message", "domain")
         .order_by("-received_at", "-id")
     )
-    during = {
-        b.pk: sum(1 for c in rows if c.received_at >= b.started_at and _target_of(c, b))
-        for b in blocks
-    }
     for block in blocks:
-        block.complaints_during = during[block.pk]
+        block.complaints_during = sum(
+            1 for c in rows if c.received_at >= block.started_at and _target_of(c, block)
+        )
     recent = [c for c in rows if c.received_at > now - WINDOW]
     domain_ids = list(hosting.domains.values_list("pk", flat=True))
     return HostingComplaints(
         recent=recent[:SHOWN],
         total=len(recent),
         rates=complaint_rates(now=now, domain_ids=domain_ids) if recent else [],
-        during=during,
     )
