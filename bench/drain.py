@@ -1,9 +1,11 @@
 """The worker's cost per message, in one process: pushes as the endpoint stores them (the
 corpus of bench/ingest.py, verdicts drawn here, no Rspamd), then one drain of them all
 (`ingest_events_drain`, what the worker task runs). No HTTP, no Celery: what recording
-itself costs, PostgreSQL's share included. `--profile` prints where the time goes.
+itself costs, PostgreSQL's share included: the wall time, and the CPU of this process and
+of PostgreSQL's (from /proc). `--profile` prints where this process's CPU goes.
 
     make bench-drain            # or: python bench/drain.py --messages 2000 --profile
+    make bench-drain BENCH_ARGS="--history 1000000"   # with 10^6 messages stored first
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ import pstats
 import random
 import time
 
-from common import DEFAULT_DB, recreate_database, setup_django
+from common import DEFAULT_DB, fill_history, recreate_database, setup_django
+from load import cpu_by_role
 from pushes import corpus, push_headers
 
 
@@ -24,10 +27,13 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=2000)
     parser.add_argument("--spam-ratio", type=float, default=0.08)
     parser.add_argument("--profile", action="store_true", help="cProfile, top functions")
+    parser.add_argument(
+        "--history", type=int, default=0, help="messages stored first (bench/common.py)"
+    )
     parser.add_argument("--database", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB))
     args = parser.parse_args()
-    if args.messages < 100 or not 0 <= args.spam_ratio <= 1:
-        parser.error("--messages >= 100 and 0 <= --spam-ratio <= 1")
+    if args.messages < 100 or not 0 <= args.spam_ratio <= 1 or args.history < 0:
+        parser.error("--messages >= 100, 0 <= --spam-ratio <= 1 and --history >= 0")
 
     recreate_database(args.database)
     setup_django(
@@ -46,10 +52,19 @@ def main() -> None:
     for d in range(20):
         hosting = Hosting.objects.create(customer=customer, name=f"h{d}")
         domain = Domain.objects.create(hosting=hosting, name=f"shop{d}.example")
-        senders += [
-            Mailbox.objects.create(domain=domain, address=f"box{b}@{domain.name}").address
+        boxes = [
+            Mailbox.objects.create(domain=domain, address=f"box{b}@{domain.name}")
             for b in range(10)
         ]
+        senders += [box.address for box in boxes]
+        if d == 0 and args.history:
+            # As bench/ingest.py's (d): the history on the first domain's mailboxes.
+            fill_history(
+                mailbox_ids=[box.pk for box in boxes],
+                domain_id=domain.pk,
+                hosting_id=hosting.pk,
+                rows=args.history,
+            )
     rng = random.Random(7)
     for item in corpus(rng, senders, args.messages, args.spam_ratio):
         spam = rng.random() < args.spam_ratio
@@ -69,7 +84,10 @@ def main() -> None:
         statements += 1
         return execute(sql, params, many, context)
 
-    profile = cProfile.Profile() if args.profile else None
+    # CPU time, not wall time: waiting on PostgreSQL is PostgreSQL's CPU, counted apart.
+    profile = cProfile.Profile(time.process_time) if args.profile else None
+    postgres_before = cpu_by_role().get("PostgreSQL", 0.0)
+    cpu_before = time.process_time()
     started = time.perf_counter()
     if profile:
         profile.enable()
@@ -78,11 +96,16 @@ def main() -> None:
     if profile:
         profile.disable()
     elapsed = time.perf_counter() - started
+    worker_ms = (time.process_time() - cpu_before) / drained * 1e3
+    postgres_ms = (cpu_by_role().get("PostgreSQL", 0.0) - postgres_before) / drained * 1e3
     per = elapsed / drained * 1e3
     print(f"drained {drained:,} pushes in {elapsed:.2f} s: {per:.2f} ms per message")
     print(f"SQL statements through the ORM: {statements / drained:.3f} per message")
+    print(f"CPU per message: this process {worker_ms:.3f} ms, PostgreSQL {postgres_ms:.3f} ms")
     if profile:
-        pstats.Stats(profile).sort_stats("cumulative").print_stats(30)
+        stats = pstats.Stats(profile)
+        stats.sort_stats("cumulative").print_stats(40)
+        stats.sort_stats("tottime").print_stats(25)
 
 
 if __name__ == "__main__":

@@ -26,13 +26,10 @@ from __future__ import annotations
 import argparse
 import base64
 import os
-import queue
 import random
 import statistics
 import tempfile
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +46,7 @@ from common import (
     recreate_database,
     setup_django,
 )
+from load import ROLES, cpu_by_role, cpu_ms_per_message, run_parallel
 from pushes import corpus, push_headers
 
 PASSWORD = "bench-ingest-password"
@@ -66,65 +64,6 @@ def scan_one(client: httpx.Client, url: str, pair: tuple[dict, list]) -> dict:
     return response.json()
 
 
-def run_parallel(
-    fn, items: list, concurrency: int, warm_url: str, on_start=lambda: None
-) -> tuple[list, float]:
-    """fn(client, item) over items from `concurrency` threads, one kept-alive client each,
-    made and connected (a GET of `warm_url`) before the clock starts, when `on_start` is
-    called: making one costs ~10 ms, and 32 of them made on the clock held back the first
-    requests of a paced run by up to 200 ms, which its p99 then measured."""
-    idle: queue.SimpleQueue[httpx.Client] = queue.SimpleQueue()
-    clients = [httpx.Client(timeout=60) for _ in range(concurrency)]
-    for client in clients:
-        client.get(warm_url)
-        idle.put(client)
-    local = threading.local()
-
-    def call(item):
-        if not hasattr(local, "client"):
-            local.client = idle.get()
-        return fn(local.client, item)
-
-    on_start()
-    started = time.perf_counter()
-    with ThreadPoolExecutor(concurrency) as pool:
-        results = list(pool.map(call, items))
-    elapsed = time.perf_counter() - started
-    for client in clients:
-        client.close()
-    return results, elapsed
-
-
-ROLES = (
-    ("gunicorn", "web (gunicorn)"),
-    ("celery", "worker (celery)"),
-    ("postgres", "PostgreSQL"),
-    ("redis-server", "Redis"),
-    ("rspamd", "Rspamd"),
-)
-
-
-def cpu_by_role() -> dict[str, float]:
-    """CPU seconds used so far by this machine's processes, by role (from /proc), this
-    bench's own client included: where a message's cost goes."""
-    tick = os.sysconf("SC_CLK_TCK")
-    used: dict[str, float] = {}
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        role = (
-            "bench client"
-            if int(pid) == os.getpid()
-            else next((name for key, name in ROLES if key in cmdline), None)
-        )
-        if role:
-            used[role] = used.get(role, 0.0) + (int(fields[11]) + int(fields[12])) / tick
-    return used
-
-
 @dataclass
 class Stack:
     """A web process and a worker on one database, with their own Redis database."""
@@ -140,12 +79,6 @@ class Stack:
         if self.conn is None:
             self.conn = psycopg.connect(self.database, autocommit=True)
         return self.conn.execute("SELECT EXISTS (SELECT 1 FROM tracking_ingestevent)").fetchone()[0]
-
-
-def cpu_ms_per_message(before: dict[str, float], messages: int) -> dict[str, float]:
-    """Each role's CPU since `before` (cpu_by_role), in ms per message."""
-    after = cpu_by_role()
-    return {role: (after[role] - before.get(role, 0.0)) * 1e3 / messages for role in after}
 
 
 def push_run(
@@ -225,11 +158,12 @@ def push_run(
 ACCESS_MARK = "lwsaccess /api/ingest/"
 
 
-def web_command(port: int, workers: int, work: Path) -> list[str]:
+def web_command(port: int, workers: int, work: Path, app: str = "lwsmail.wsgi") -> list[str]:
     """gunicorn as deployed (gunicorn.conf.py) with `workers` processes, logging each
     request's time inside the server (µs) to work/access.log."""
     return [
-        *(str(ROOT / ".venv/bin/gunicorn"), "lwsmail.wsgi", "--bind", f"127.0.0.1:{port}"),
+        *(str(ROOT / ".venv/bin/gunicorn"), app, "--bind", f"127.0.0.1:{port}"),
+        *("--pythonpath", str(ROOT / "bench")),
         *("--config", str(ROOT / "gunicorn.conf.py"), "--workers", str(workers)),
         *("--access-logfile", str(work / "access.log")),
         *("--access-logformat", "lwsaccess %(U)s %(D)s"),
@@ -256,6 +190,42 @@ def wait_listening(port: int, folder: Path) -> None:
             if time.monotonic() > deadline:
                 raise RuntimeError((folder / "web.log").read_text()) from None
             time.sleep(0.2)
+
+
+def server_floor(
+    args: argparse.Namespace, items: list, verdicts: list, work: Path, env: dict
+) -> float:
+    """gunicorn's CPU per push as deployed, serving an application that only reads the
+    body (bench/noop_wsgi.py), the same pushes sent the same way: what the web server
+    costs before the panel does anything."""
+    from tests.harness.common import free_port
+
+    folder = work / "floor"
+    folder.mkdir()
+    port = free_port()
+    command = web_command(port, args.web_workers, folder, app="noop_wsgi:application")
+    with process(command, env=env, log=folder / "web.log"):
+        wait_listening(port, folder)
+        url = f"http://127.0.0.1:{port}/api/ingest/rspamd/"
+        authorization = "Basic " + base64.b64encode(f"rspamd:{PASSWORD}".encode()).decode()
+        pairs = [
+            {**push_headers(item, v, "N"), "Authorization": authorization}
+            for item, v in zip(items, verdicts, strict=True)
+        ]
+
+        def post(client: httpx.Client, n: int) -> None:
+            client.post(url, content=items[n]["raw"], headers=pairs[n]).raise_for_status()
+
+        run_parallel(post, range(min(300, len(items))), args.push_concurrency, url)
+        before: dict[str, float] = {}
+        run_parallel(
+            post,
+            range(len(items)),
+            args.push_concurrency,
+            url,
+            lambda: before.update(cpu_by_role()),
+        )
+        return cpu_ms_per_message(before, len(items)).get("web (gunicorn)", 0.0)
 
 
 def combined(runs: list[dict]) -> dict:
@@ -434,6 +404,7 @@ def main() -> None:
                 served = [
                     int(line.split()[2]) / 1e3 for line in log if line.startswith(ACCESS_MARK)
                 ]
+            floor = server_floor(args, items, verdicts, work, env)
     empty, full = (combined(runs[side]) for side in ("empty", "full"))
     round_ratios = [
         f["throughput"] / e["throughput"] for e, f in zip(runs["empty"], runs["full"], strict=True)
@@ -477,6 +448,7 @@ def main() -> None:
             print(f"    {role:<34}{scan:>10.2f} |{push:>8.2f} |{stored:>8.2f}")
     totals = [sum(x.values()) for x in (scan_cpu, empty["cpu_ms"], full["cpu_ms"])]
     print(f"    {'all':<34}{totals[0]:>10.2f} |{totals[1]:>8.2f} |{totals[2]:>8.2f}")
+    print(f"    {'web server alone, a no-op app':<34}{'':>10} |{floor:>8.2f} |")
     print(
         f"the {args.rounds} rounds' push/scan ratio: {min(push_scan):.2f} to {max(push_scan):.2f}"
     )

@@ -104,8 +104,8 @@ def _push(headers: Mapping[str, str], peer: str, body: bytes) -> Reply:
     # Rspamd 3.4 leaves rspamd_server empty; queue ids are unique per sending host only,
     # so the pushing Rspamd's address completes the message's identity.
     meta["server"] = meta["server"] or peer
-    event = ingest_event_create(kind=IngestEvent.Kind.PUSH, meta=meta, raw=body)
-    return Reply(200, f"queued {event.pk}")
+    event_id = ingest_event_create(kind=IngestEvent.Kind.PUSH, meta=meta, raw=body)
+    return Reply(200, f"queued {event_id}")
 
 
 def _scan(headers: Mapping[str, str], body: bytes) -> Reply:
@@ -120,8 +120,8 @@ def _scan(headers: Mapping[str, str], body: bytes) -> Reply:
         queue_id=get("Queue-Id"),
         sent_at=get("Sent-At"),
     )
-    event = ingest_event_create(kind=IngestEvent.Kind.SCAN, meta=meta, raw=body)
-    return Reply(202, f"queued {event.pk}")
+    event_id = ingest_event_create(kind=IngestEvent.Kind.SCAN, meta=meta, raw=body)
+    return Reply(202, f"queued {event_id}")
 
 
 def _view(kind: str) -> Callable[[HttpRequest], HttpResponse]:

@@ -111,9 +111,9 @@ def test_the_panels_own_scan_of_an_already_sent_message_ignores_the_map(ingest_s
         queue_id="OLD1",
     )
     raw = plain(mailbox.address, subject="Minutes of Tuesday's meeting")
-    event = ingest_event_create(kind=IngestEvent.Kind.SCAN, meta=meta, raw=raw)
+    event_id = ingest_event_create(kind=IngestEvent.Kind.SCAN, meta=meta, raw=raw)
 
-    ingest_event_process(event_id=event.pk)
+    ingest_event_process(event_id=event_id)
 
     message = OutboundMessage.objects.get(queue_id="OLD1")
     assert (message.status, message.is_spam, message.code) == ("sent", False, "")

@@ -135,7 +135,7 @@ def test_a_drain_parks_a_bad_push_and_records_the_others(mailbox, queue):
     assert ingest_events_drain(queue=queue) == 2
 
     assert sorted(OutboundMessage.objects.values_list("queue_id", flat=True)) == ["G1", "G3"]
-    assert list(IngestEvent.objects.parked().values_list("pk", flat=True)) == [bad.pk]
+    assert list(IngestEvent.objects.parked().values_list("pk", flat=True)) == [bad]
 
 
 @pytest.fixture

@@ -211,7 +211,7 @@ def test_raw_messages_are_compressed_with_lz4_in_events_and_in_old_and_new_parti
     from ingest.events import ingest_event_create
 
     raw = b"Subject: lz4\r\n\r\n" + b"the same line of a long newsletter\r\n" * 400
-    event = ingest_event_create(kind="push", meta={}, raw=raw)
+    event_id = ingest_event_create(kind="push", meta={}, raw=raw)
     now = message_record(data=replace(message_data(sender=mailbox.address), raw=raw))
     with time_machine.travel(FAR, tick=False):  # a partition made after the migration
         later = message_record(data=replace(message_data(sender=mailbox.address), raw=raw))
@@ -219,7 +219,7 @@ def test_raw_messages_are_compressed_with_lz4_in_events_and_in_old_and_new_parti
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT pg_column_compression(raw) FROM tracking_ingestevent WHERE id = %s",
-            [event.pk],
+            [event_id],
         )
         assert cursor.fetchone() == ("lz4",)
         cursor.execute(
