@@ -8,7 +8,7 @@ import math
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from time import monotonic, sleep
-from typing import Any
+from typing import Any, Protocol
 
 import psycopg
 import redis
@@ -57,6 +57,18 @@ REQUEUE_AFTER = timedelta(minutes=5)
 BATCH = 200
 # Connection trouble: the whole batch is retried later, nothing is parked for it.
 TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError)
+# What recording reads of a claimed event (values_list's named rows).
+CLAIMED = ("pk", "kind", "meta", "raw", "received_at")
+
+
+class Claimed(Protocol):
+    """An event as recording reads it: a claimed row, or the model instance."""
+
+    pk: int
+    kind: str
+    meta: dict[str, Any]
+    raw: bytes | memoryview
+    received_at: datetime
 
 
 def push_meta(headers: Mapping[str, str]) -> dict[str, Any]:
@@ -314,11 +326,13 @@ def _claim_and_record(which: Q, batch: int) -> tuple[int, int]:
     """Claim up to `batch` pending events (none that another worker holds), record them and
     delete them in one transaction; returns how many were claimed and recorded."""
     with transaction.atomic():
+        # Rows, not model instances: their creation cost the worker more than reading them.
         claimed = list(
             IngestEvent.objects.pending()
             .select_for_update(skip_locked=True)
             .filter(which)
-            .order_by("id")[:batch]
+            .order_by("id")
+            .values_list(*CLAIMED, named=True)[:batch]
         )
         if not claimed:
             return 0, 0
@@ -335,7 +349,7 @@ def _counted(n: int) -> None:
     count_minute("ingest_recorded", n)
 
 
-def _events_record(events: list[IngestEvent]) -> list[IngestEvent]:
+def _events_record(events: list[Claimed]) -> list[Claimed]:
     """Record the events, all at once when they are sound, else one by one, each in its
     own savepoint, parking those that fail; returns the recorded ones."""
     try:
@@ -350,7 +364,7 @@ def _events_record(events: list[IngestEvent]) -> list[IngestEvent]:
     return [e for event in events for e in _event_record_or_park(event)]
 
 
-def _event_record_or_park(event: IngestEvent) -> list[IngestEvent]:
+def _event_record_or_park(event: Claimed) -> list[Claimed]:
     try:
         with transaction.atomic():
             messages_record(datas=[_event_data(event)])
@@ -370,7 +384,7 @@ def _park(event_id: int, *, error: str) -> None:
     transaction.on_commit(lambda: count("ingest_parked"))
 
 
-def _event_data(event: IngestEvent) -> MessageData:
+def _event_data(event: Claimed) -> MessageData:
     """A push's X-Rspamd-* values, or a scan's envelope with Rspamd's verdict, as plain data."""
     meta = dict(event.meta)
     if event.kind == IngestEvent.Kind.SCAN:

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
-from collections.abc import Callable
+import operator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
@@ -141,43 +142,53 @@ def _new_message(
     data: MessageData, identity: str, attribution: Attribution, now: datetime
 ) -> OutboundMessage:
     recipients = [clean_text(r)[:254] for r in data.recipients]
-    return OutboundMessage(
-        identity=identity,
-        hosting_id=attribution.hosting_id,
-        domain=attribution.domain,
-        mailbox=attribution.mailbox,
-        sender=clean_text(data.sender)[:254],
-        authenticated_user=clean_text(data.authenticated_user)[:254],
-        source=attribution.source,
-        script=clean_text(data.script)[:500],
-        recipients=recipients,
-        recipients_text=" ".join(recipients).lower(),
-        subject=clean_text(data.subject)[:998],
-        size=data.size or len(data.raw),
-        rspamd_server=clean_text(data.rspamd_server)[:255],
-        queue_id=clean_text(data.queue_id)[:64],
-        message_id=clean_text(data.message_id)[:998],
-        client_ip=data.client_ip or None,
-        sent_at=data.sent_at,
-        received_at=now,
-        score=data.score,
-        required_score=data.required_score,
-        action=data.action[:32],
-        status=data.status,
-        is_spam=data.is_spam,
-        code=data.code,
-    )
+    domain, mailbox = attribution.domain, attribution.mailbox
+    values = {
+        "id": None,
+        "identity": identity,
+        "hosting_id": attribution.hosting_id,
+        "domain_id": domain.pk if domain is not None else None,
+        "mailbox_id": mailbox.pk if mailbox is not None else None,
+        "sender": clean_text(data.sender)[:254],
+        "authenticated_user": clean_text(data.authenticated_user)[:254],
+        "source": attribution.source,
+        "script": clean_text(data.script)[:500],
+        "recipients": recipients,
+        "recipients_text": " ".join(recipients).lower(),
+        "subject": clean_text(data.subject)[:998],
+        "size": data.size or len(data.raw),
+        "rspamd_server": clean_text(data.rspamd_server)[:255],
+        "queue_id": clean_text(data.queue_id)[:64],
+        "message_id": clean_text(data.message_id)[:998],
+        "client_ip": data.client_ip or None,
+        "sent_at": data.sent_at,
+        "received_at": now,
+        "score": data.score,
+        "required_score": data.required_score,
+        "action": data.action[:32],
+        "status": data.status,
+        "is_spam": data.is_spam,
+        "code": data.code,
+    }
+    # Positional, as Django makes the instances it reads: by keyword, the instance cost four
+    # times as much CPU (a field missing here is a KeyError, not a silent default).
+    message = OutboundMessage(*(values[name] for name in _message_columns()))
+    # The related rows, as the keywords would have kept them: the engine reads the address.
+    OutboundMessage.domain.field.set_cached_value(message, domain)
+    OutboundMessage.mailbox.field.set_cached_value(message, mailbox)
+    return message
 
 
-def _new_content(
-    message: OutboundMessage, data: MessageData, now: datetime
-) -> MessageContent | None:
+@cache
+def _message_columns() -> tuple[str, ...]:
+    return tuple(f.attname for f in OutboundMessage._meta.concrete_fields)
+
+
+def _content_expiry(data: MessageData, now: datetime) -> datetime | None:
+    """When the message's content goes (72 hours after sending); None when it is recorded
+    after that: metadata only."""
     expires_at = data.sent_at + CONTENT_RETENTION
-    if now >= expires_at:
-        return None  # recorded after its 72 hours: metadata only
-    return MessageContent(
-        message=message, expires_at=expires_at, raw=data.raw, symbols=data.symbols
-    )
+    return expires_at if now < expires_at else None
 
 
 def _identities_lock(identities: list[str]) -> None:
@@ -202,20 +213,31 @@ def _identities_lock(identities: list[str]) -> None:
 def _rows_insert(messages: list[OutboundMessage], datas: list[MessageData], now: datetime) -> None:
     partitions_cover(scheme=MESSAGES, moments=[m.sent_at for m in messages])
     _messages_insert(messages)
-    contents = [c for m, d in zip(messages, datas, strict=True) if (c := _new_content(m, d, now))]
-    partitions_cover(scheme=CONTENTS, moments=[c.expires_at for c in contents])
+    contents = [
+        (m.pk, expires_at, d)
+        for m, d in zip(messages, datas, strict=True)
+        if (expires_at := _content_expiry(d, now))
+    ]
+    partitions_cover(scheme=CONTENTS, moments=[expires_at for _, expires_at, _ in contents])
     _contents_insert(contents)
 
 
-def _contents_insert(contents: list[MessageContent]) -> None:
-    # The widest rows of a batch (the whole message): COPY in binary took a third of the
-    # time of an INSERT of the same rows as hex text, PostgreSQL's share included.
+def _contents_insert(contents: list[tuple[int, datetime, MessageData]]) -> None:
+    """Insert each (message id, expiry, data)'s content. The widest rows of a batch (the
+    whole message): COPY in binary took a third of the time of an INSERT of the same rows
+    as hex text, PostgreSQL's share included; the rows go as values, without the model
+    instances that cost the worker more than the COPY (bench-drain --profile)."""
     if connection.vendor != "postgresql":
-        MessageContent.objects.bulk_create(contents)
+        MessageContent.objects.bulk_create(
+            MessageContent(message_id=pk, expires_at=at, raw=d.raw, symbols=d.symbols)
+            for pk, at, d in contents
+        )
         return
     connection.ensure_connection()
     with psycopg.Cursor(connection.connection) as cursor:
-        _rows_copy(cursor, contents)
+        _values_copy(
+            cursor, MessageContent, [(pk, at, d.raw, Jsonb(d.symbols)) for pk, at, d in contents]
+        )
 
 
 def _messages_insert(messages: list[OutboundMessage]) -> None:
@@ -253,25 +275,38 @@ def _rows_copy(cursor: psycopg.Cursor, instances: list[models.Model]) -> None:
     """Every column of each instance (one model's) in one binary COPY."""
     if not instances:
         return
-    model = type(instances[0])
+    read, adapters = _row_reader(type(instances[0]))
+    rows = []
+    for instance in instances:
+        row = list(read(instance))
+        for i, adapt in adapters:
+            if row[i] is not None:
+                row[i] = adapt(row[i])
+        rows.append(row)
+    _values_copy(cursor, type(instances[0]), rows)
+
+
+@cache
+def _row_reader(model: type[models.Model]) -> tuple[Callable[[Any], tuple], tuple]:
+    """What reads an instance's columns in one call (a value per column was a function
+    call each, 25 a message), and the columns whose values COPY takes adapted."""
+    columns = _copy_columns(model)
+    names = [f.attname for f, _type in columns]
+    read = operator.attrgetter(*names) if len(names) > 1 else lambda o: (getattr(o, names[0]),)
+    adapt = {"jsonb": Jsonb, "inet": ipaddress.ip_address}
+    adapters = tuple((i, adapt[t]) for i, (_f, t) in enumerate(columns) if t in adapt)
+    return read, adapters
+
+
+def _values_copy(cursor: psycopg.Cursor, model: type[models.Model], rows: Iterable) -> None:
+    """Rows of every column of the model, in the order of its fields, in one binary COPY."""
     columns = _copy_columns(model)
     names = ", ".join(f'"{f.column}"' for f, _type in columns)
     statement = f'COPY "{model._meta.db_table}" ({names}) FROM STDIN (FORMAT BINARY)'
     with cursor.copy(statement) as copy:
         copy.set_types([db_type for _f, db_type in columns])
-        for instance in instances:
-            copy.write_row([_copy_value(instance, f, t) for f, t in columns])
-
-
-def _copy_value(instance: models.Model, f: models.Field, db_type: str) -> Any:
-    value = getattr(instance, f.attname)
-    if value is None:
-        return None
-    if db_type == "jsonb":
-        return Jsonb(value)
-    if db_type == "inet":
-        return ipaddress.ip_address(value)
-    return value
+        for row in rows:
+            copy.write_row(row)
 
 
 def _stored_identities(identities: list[str]) -> set[str]:

@@ -19,7 +19,7 @@ from tracking.models import IngestEvent, OutboundMessage
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
-def scan_event(raw: bytes, *, sender: str, user: str = "", qid: str = "SCAN1"):
+def scan_event(raw: bytes, *, sender: str, user: str = "", qid: str = "SCAN1") -> int:
     meta = scan_meta(
         sender=sender, recipients=["friend@example.org"], user=user, ip="203.0.113.9", queue_id=qid
     )
@@ -28,9 +28,9 @@ def scan_event(raw: bytes, *, sender: str, user: str = "", qid: str = "SCAN1"):
 
 def test_a_scanned_message_is_recorded_with_rspamds_own_report(ingest_settings, mailbox):
     raw = spam(mailbox.address)
-    event = scan_event(raw, sender=mailbox.address, user=mailbox.address)
+    event_id = scan_event(raw, sender=mailbox.address, user=mailbox.address)
 
-    assert ingest_event_process(event_id=event.pk) == 1
+    assert ingest_event_process(event_id=event_id) == 1
 
     message = OutboundMessage.objects.get(queue_id="SCAN1")
     assert (message.mailbox, message.source, message.queue_id) == (mailbox, "mailbox", "SCAN1")
@@ -44,9 +44,9 @@ def test_a_scanned_message_is_recorded_with_rspamds_own_report(ingest_settings, 
 
 def test_a_plain_message_is_not_spam(ingest_settings, mailbox):
     raw = message(mailbox.address, subject="Minutes of Tuesday's meeting")
-    event = scan_event(raw, sender=mailbox.address, user=mailbox.address)
+    event_id = scan_event(raw, sender=mailbox.address, user=mailbox.address)
 
-    ingest_event_process(event_id=event.pk)
+    ingest_event_process(event_id=event_id)
     message_ = OutboundMessage.objects.get(queue_id="SCAN1")
 
     assert message_.score < 8 and not message_.is_spam
@@ -55,9 +55,9 @@ def test_a_plain_message_is_not_spam(ingest_settings, mailbox):
 
 def test_gtube_is_rejected_by_rspamd_and_counts_as_spam(ingest_settings, mailbox):
     raw = message(mailbox.address, subject="test", body=GTUBE)
-    event = scan_event(raw, sender=mailbox.address, user=mailbox.address)
+    event_id = scan_event(raw, sender=mailbox.address, user=mailbox.address)
 
-    ingest_event_process(event_id=event.pk)
+    ingest_event_process(event_id=event_id)
     message_ = OutboundMessage.objects.get(queue_id="SCAN1")
 
     assert (message_.action, message_.status, message_.is_spam) == ("reject", "rejected", True)
