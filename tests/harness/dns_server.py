@@ -54,20 +54,22 @@ class DnsServer:
             self.queries.append(name)
             self.in_flight += 1
             self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        response = None
         try:
             time.sleep(self.delay)
             answer = self.answers.get(name, NXDOMAIN)
-            if answer == SILENT:
-                return
-            response = dns.message.make_response(query)
-            if answer == NXDOMAIN:
-                response.set_rcode(dns.rcode.NXDOMAIN)
-            elif answer == SERVFAIL:
-                response.set_rcode(dns.rcode.SERVFAIL)
-            else:
-                response.answer.append(dns.rrset.from_text(name, 60, "IN", "A", *answer))
-            if not self._stop.is_set():
-                self.sock.sendto(response.to_wire(), peer)
+            if answer != SILENT:
+                response = dns.message.make_response(query)
+                if answer == NXDOMAIN:
+                    response.set_rcode(dns.rcode.NXDOMAIN)
+                elif answer == SERVFAIL:
+                    response.set_rcode(dns.rcode.SERVFAIL)
+                else:
+                    response.answer.append(dns.rrset.from_text(name, 60, "IN", "A", *answer))
         finally:
+            # Before the answer leaves: the client's next query may arrive the instant it
+            # does, and counted after, this one and that one made one too many in flight.
             with self._lock:
                 self.in_flight -= 1
+        if response is not None and not self._stop.is_set():
+            self.sock.sendto(response.to_wire(), peer)
