@@ -200,8 +200,9 @@ def spam_counts_as_recorded(
     return counts
 
 
-# The ORM compiled this query anew for each target of each batch, and that cost the worker
-# more CPU than PostgreSQL spent running it (`make bench-drain BENCH_ARGS="--profile"`).
+# The ORM compiled this query anew for each target of each batch: as one statement of a
+# fixed shape, the worker makes a ninth fewer Python calls (`make bench-drain
+# BENCH_ARGS="--profile"`: 2.61 → 2.31 million).
 _NEWEST_SPAM = (
     "SELECT {columns} FROM " + f'"{OutboundMessage._meta.db_table}"'
     " WHERE is_spam AND {scope} = %s AND sent_at > %s ORDER BY sent_at DESC LIMIT %s"

@@ -170,8 +170,8 @@ def _new_message(
         "is_spam": data.is_spam,
         "code": data.code,
     }
-    # Positional, as Django makes the instances it reads: by keyword, the instance cost four
-    # times as much CPU (a field missing here is a KeyError, not a silent default).
+    # Positional, as Django makes the instances it reads: by keyword, an instance cost
+    # nearly four times as much CPU (a field missing here is a KeyError, not a default).
     message = OutboundMessage(*(values[name] for name in _message_columns()))
     # The related rows, as the keywords would have kept them: the engine reads the address.
     OutboundMessage.domain.field.set_cached_value(message, domain)
@@ -225,8 +225,8 @@ def _rows_insert(messages: list[OutboundMessage], datas: list[MessageData], now:
 def _contents_insert(contents: list[tuple[int, datetime, MessageData]]) -> None:
     """Insert each (message id, expiry, data)'s content. The widest rows of a batch (the
     whole message): COPY in binary took a third of the time of an INSERT of the same rows
-    as hex text, PostgreSQL's share included; the rows go as values, without the model
-    instances that cost the worker more than the COPY (bench-drain --profile)."""
+    as hex text, PostgreSQL's share included; the rows go as values, without model
+    instances, which nothing here needs."""
     if connection.vendor != "postgresql":
         MessageContent.objects.bulk_create(
             MessageContent(message_id=pk, expires_at=at, raw=d.raw, symbols=d.symbols)
