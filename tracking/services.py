@@ -227,6 +227,8 @@ def _contents_insert(contents: list[tuple[int, datetime, MessageData]]) -> None:
     whole message): COPY in binary took a third of the time of an INSERT of the same rows
     as hex text, PostgreSQL's share included; the rows go as values, without model
     instances, which nothing here needs."""
+    if not contents:
+        return
     if connection.vendor != "postgresql":
         MessageContent.objects.bulk_create(
             MessageContent(message_id=pk, expires_at=at, raw=d.raw, symbols=d.symbols)
