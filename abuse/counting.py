@@ -64,11 +64,15 @@ class Target:
     domain_id: int
     mailbox_id: int | None
 
-    def spam(self):
-        qs = OutboundMessage.objects.spam()
+    def spam_key(self) -> tuple[str, int | None]:
+        """The column of the messages' table that names the target, and its value."""
         if self.scope == Scope.ADDRESS:
-            return qs.filter(mailbox_id=self.mailbox_id)
-        return qs.filter(domain_id=self.domain_id)
+            return "mailbox_id", self.mailbox_id
+        return "domain_id", self.domain_id
+
+    def spam(self):
+        column, key = self.spam_key()
+        return OutboundMessage.objects.spam().filter(**{column: key})
 
 
 def targets_of(message: OutboundMessage) -> list[Target]:
@@ -218,10 +222,7 @@ def _newest_spam(
         # SQLite (the demo) hands dates over as text: the ORM reads them.
         recent = target.spam().filter(sent_at__gt=since).order_by("-sent_at")
         return list(recent.values_list(*columns)[:limit])
-    if target.scope == Scope.ADDRESS:
-        scope, key = "mailbox_id", target.mailbox_id
-    else:
-        scope, key = "domain_id", target.domain_id
+    scope, key = target.spam_key()
     statement = _NEWEST_SPAM.format(columns=", ".join(columns), scope=scope)
     with connection.cursor() as cursor:
         cursor.execute(statement, [key, since, limit])
