@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from time import monotonic, sleep
 from typing import Any, Protocol
@@ -62,9 +62,10 @@ CLAIMED = ("pk", "kind", "meta", "raw", "received_at")
 
 
 class Claimed(Protocol):
-    """An event as recording reads it: a claimed row, or the model instance."""
+    """An event as recording reads it: a claimed row, the model instance, or a stream
+    entry (ingest/stream.py), whose id is Redis's."""
 
-    pk: int
+    pk: int | str
     kind: str
     meta: dict[str, Any]
     raw: bytes | memoryview
@@ -337,7 +338,7 @@ def _claim_and_record(which: Q, batch: int) -> tuple[int, int]:
         if not claimed:
             return 0, 0
         _commit_without_waiting_for_disk()
-        recorded = _events_record(claimed)
+        recorded = events_record(claimed, park=_park_claimed)
         IngestEvent.objects.filter(pk__in=[e.pk for e in recorded]).delete()
         if recorded:
             transaction.on_commit(lambda: _counted(len(recorded)))
@@ -349,32 +350,37 @@ def _counted(n: int) -> None:
     count_minute("ingest_recorded", n)
 
 
-def _events_record(events: list[Claimed]) -> list[Claimed]:
+def events_record(events: list[Claimed], *, park: Callable[[Claimed, str], None]) -> list[Claimed]:
     """Record the events, all at once when they are sound, else one by one, each in its
-    own savepoint, parking those that fail; returns the recorded ones."""
+    own savepoint, parking those that fail (`park(event, error)`); returns the recorded
+    ones."""
     try:
         with transaction.atomic():
-            messages_record(datas=[_event_data(e) for e in events])
+            messages_record(datas=[event_data(e) for e in events])
         return events
     except TRANSIENT_DB_ERRORS:
         raise
     except Exception:
         if len(events) == 1:
-            return _event_record_or_park(events[0])
-    return [e for event in events for e in _event_record_or_park(event)]
+            return _event_record_or_park(events[0], park)
+    return [e for event in events for e in _event_record_or_park(event, park)]
 
 
-def _event_record_or_park(event: Claimed) -> list[Claimed]:
+def _event_record_or_park(event: Claimed, park: Callable[[Claimed, str], None]) -> list[Claimed]:
     try:
         with transaction.atomic():
-            messages_record(datas=[_event_data(event)])
+            messages_record(datas=[event_data(event)])
     except TRANSIENT_DB_ERRORS:
         raise
     except Exception as exc:  # anything else is this event's own: park it, go on
         log.exception("ingest event %s cannot be recorded; parked for staff", event.pk)
-        _park(event.pk, error=f"{type(exc).__name__}: {exc}")
+        park(event, f"{type(exc).__name__}: {exc}")
         return []
     return [event]
+
+
+def _park_claimed(event: Claimed, error: str) -> None:
+    _park(event.pk, error=error)
 
 
 def _park(event_id: int, *, error: str) -> None:
@@ -384,7 +390,7 @@ def _park(event_id: int, *, error: str) -> None:
     transaction.on_commit(lambda: count("ingest_parked"))
 
 
-def _event_data(event: Claimed) -> MessageData:
+def event_data(event: Claimed) -> MessageData:
     """A push's X-Rspamd-* values, or a scan's envelope with Rspamd's verdict, as plain data."""
     meta = dict(event.meta)
     if event.kind == IngestEvent.Kind.SCAN:

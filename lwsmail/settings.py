@@ -176,6 +176,9 @@ INGEST_QUEUE = env.str("INGEST_QUEUE", default="celery")
 # A drain under steady load waits this long between small batches, so that each batch's
 # fixed cost (a dozen statements) is shared by more messages (ingest_events_drain).
 INGEST_DRAIN_LINGER_MS = env.int("INGEST_DRAIN_LINGER_MS", default=100)
+# The Redis stream (on REDIS_URL) Rspamd appends messages to when started with
+# --var=LWSMAIL_INGEST_STREAM=<this>, and `manage.py ingest_stream` records (ingest/stream.py).
+INGEST_STREAM = env.str("INGEST_STREAM", default="lwsmail:ingest:stream")
 RSPAMD_URL = env.str("RSPAMD_URL", default="http://127.0.0.1:11333")
 # What the receivers say (reputation/). The key Rspamd signs each message's X-LWS-Ref with
 # (--var=LWSMAIL_REFERENCE_KEY): complaints are matched by it first. Empty: by Message-ID

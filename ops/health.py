@@ -19,6 +19,7 @@ from abuse.models import Block
 from enforcement.blockstate import KEY, REBUILT_KEY
 from enforcement.blockstate import field as state_field
 from hosting.counters import per_minute
+from hosting.redis import client as redis_client
 from tracking.models import IngestEvent
 
 PROBE = (
@@ -41,12 +42,28 @@ class Backlog:
     oldest_seconds: float  # the oldest waiting event's age, 0 when none waits
 
 
+def _stream_backlog(redis) -> tuple[int, datetime | None]:
+    # The messages Rspamd appended to the ingest stream (ingest/stream.py) not yet
+    # recorded, and when the oldest was added: an entry's id is its time in milliseconds.
+    waiting = int(redis.xlen(settings.INGEST_STREAM))
+    first = redis.xrange(settings.INGEST_STREAM, count=1) if waiting else []
+    added = int(first[0][0].split(b"-", 1)[0]) / 1000 if first else None
+    return waiting, (datetime.fromtimestamp(added, UTC) if added is not None else None)
+
+
 def ingest_backlog(*, now: datetime) -> Backlog:
-    """The ingest events waiting for a worker, their age, and those parked for staff."""
+    """The ingest events waiting for a worker or in the Redis stream, the oldest's age,
+    and those parked for staff."""
     pending = IngestEvent.objects.pending().aggregate(n=Count("id"), oldest=Min("received_at"))
-    oldest = pending["oldest"]
+    waiting, oldest = pending["n"], pending["oldest"]
+    try:
+        in_stream, oldest_in_stream = _stream_backlog(redis_client())
+    except RedisError:
+        in_stream, oldest_in_stream = 0, None  # the Redis check says why
+    waiting += in_stream
+    oldest = min(filter(None, (oldest, oldest_in_stream)), default=None)
     return Backlog(
-        pending["n"],
+        waiting,
         IngestEvent.objects.parked().count(),
         max((now - oldest).total_seconds(), 0.0) if oldest else 0.0,
     )

@@ -45,7 +45,9 @@ class StateCollector(Collector):
         now = timezone.now()
         backlog = ingest_backlog(now=now)
         yield GaugeMetricFamily(
-            "lwsmail_ingest_events_pending", "Ingest events waiting for a worker.", backlog.pending
+            "lwsmail_ingest_events_pending",
+            "Ingest events waiting for a worker, in PostgreSQL or in the Redis stream.",
+            backlog.pending,
         )
         yield GaugeMetricFamily(
             "lwsmail_ingest_events_parked",

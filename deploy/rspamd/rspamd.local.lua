@@ -267,3 +267,83 @@ else
     end,
   })
 end
+
+-- The stream way in (the panel's INGEST_STREAM, ingest/stream.py): with
+-- lwsmail { ingest_stream = "<key>"; } (--var=LWSMAIL_INGEST_STREAM=<key>) every message is
+-- appended to that Redis stream instead of being pushed over HTTP by metadata_exporter,
+-- whose rule then selects nothing: the panel records the entries in batches, with no HTTP
+-- request and no committed row per message. The fields are the exporter's X-Rspamd-*
+-- headers, named without the prefix, and "message", the whole message. The script refuses
+-- to add to a stream already holding ingest_stream_max entries (the panel's consumer is
+-- stopped or far behind): Redis's memory is not filled, and the message, like one the
+-- stream cannot take (Redis down), is soft-rejected, so that the sender's MTA keeps it and
+-- tries again later, as the exporter's defer does.
+local stream = lwsmail_opts.ingest_stream
+local stream_max = tonumber(lwsmail_opts.ingest_stream_max) or 50000
+local STREAM_ADD = [[
+if redis.call('XLEN', KEYS[1]) >= tonumber(ARGV[1]) then
+  return redis.error_reply('FULL the ingest stream holds its maximum of entries')
+end
+return redis.call('XADD', KEYS[1], '*', unpack(ARGV, 2))
+]]
+
+if type(stream) ~= 'string' or stream == '' or stream:sub(1, 1) == '$' then
+  rspamd_logger.infox(rspamd_config, 'lwsmail: no ingest stream (lwsmail { ingest_stream }): '
+      .. 'messages are pushed by metadata_exporter')
+elseif not redis_params then
+  rspamd_logger.errx(rspamd_config, 'lwsmail: ingest stream %s configured without Redis '
+      .. '(multimap redis {}): messages are pushed by metadata_exporter', stream)
+else
+  local hostname = rspamd_util.get_hostname()
+  local function json(value)
+    return ucl.to_format(value, 'json-compact')
+  end
+  local function defer(task, why)
+    rspamd_logger.errx(task, 'lwsmail: message not handed to the panel (%s): deferred', why)
+    task:set_pre_result('soft reject', 'deferred', 'lwsmail')
+  end
+  rspamd_config:register_symbol({
+    name = 'LWS_STREAM',
+    type = 'idempotent',
+    flags = 'empty,explicit_disable,ignore_passthrough',
+    callback = function(task)
+      if task:get_request_header('Lwsmail-Panel-Scan') then
+        return -- the panel's own scans: it records those itself
+      end
+      local ip = task:get_from_ip()
+      local from = task:get_from('smtp')
+      local rcpt = {}
+      for _, address in ipairs(task:get_recipients('smtp') or {}) do
+        table.insert(rcpt, address.addr)
+      end
+      local args = {
+        STREAM_ADD, '1', stream, tostring(stream_max),
+        'from', (from and from[1] and from[1].addr ~= '' and from[1].addr) or 'unknown',
+        'rcpt', #rcpt > 0 and json(rcpt) or 'unknown',
+        'user', task:get_user() or 'unknown',
+        'qid', task:get_queue_id() or 'unknown',
+        'rspamd_server', hostname,
+        'ip', (ip and ip:is_valid()) and tostring(ip) or 'unknown',
+        'score', tostring(task:get_metric_score()[1]),
+        'action', task:get_metric_action(),
+        'subject', task:get_subject() or 'unknown',
+        'symbols', json(task:get_symbols_all()),
+        'message', task:get_content(),
+      }
+      local function added(err)
+        if err then
+          defer(task, tostring(err))
+        end
+      end
+      local ok = lua_redis.redis_make_request(task, redis_params, stream, true, added, 'EVAL', args)
+      if not ok then
+        defer(task, 'Redis unreachable')
+      end
+    end,
+  })
+  -- One way in at a time: the exporter's rule selects no message while this is set
+  -- (local.d/metadata_exporter.conf, selector "lwsmail").
+  rawset(_G, 'lwsmail_ingest_stream', stream)
+  rspamd_logger.infox(rspamd_config, 'lwsmail: messages appended to the Redis stream %s (at most %s entries)',
+      stream, stream_max)
+end

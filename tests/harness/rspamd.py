@@ -26,8 +26,13 @@ class Rspamd:
         user: str = "rspamd",
         password: str = "",
         redis_url: str | None = None,
+        stream: str = "",
+        stream_max: int | None = None,
     ) -> None:
         self.ingest_url = ingest_url
+        # The panel's INGEST_STREAM: appended to instead of pushed to (needs redis_url).
+        self.stream = stream
+        self.stream_max = stream_max
         self.redis = urlparse(redis_url) if redis_url else None
         self.user = user
         self.password = password
@@ -73,6 +78,8 @@ class Rspamd:
             "LWSMAIL_INGEST_USER": self.user,
             "LWSMAIL_INGEST_PASSWORD": self.password,
             "LWSMAIL_REFERENCE_KEY": REFERENCE_KEY,
+            "LWSMAIL_INGEST_STREAM": self.stream,
+            "LWSMAIL_INGEST_STREAM_MAX": "" if self.stream_max is None else self.stream_max,
             # The blocked-senders map (multimap) reads the panel's Redis database.
             # Without it multimap logs "no redis servers" and skips the map's rules.
             "LWSMAIL_REDIS_SERVERS": (

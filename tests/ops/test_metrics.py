@@ -88,6 +88,23 @@ def test_the_ingest_backlog_its_age_and_parked_events_are_reported(client):
     assert 400 <= m["lwsmail_ingest_lag_seconds", ()] < 460
 
 
+def test_messages_waiting_in_the_redis_stream_count_in_the_backlog_and_its_age(
+    client, settings, redis_client
+):
+    settings.INGEST_STREAM = "lwsmail:test:backlog"
+    redis_client.delete(settings.INGEST_STREAM)
+    added = int((timezone.now() - timedelta(seconds=500)).timestamp() * 1000)
+    redis_client.xadd(settings.INGEST_STREAM, {"message": "x"}, id=f"{added}-0")
+    redis_client.xadd(settings.INGEST_STREAM, {"message": "y"})
+    IngestEvent.objects.create(kind="push", raw=b"x", received_at=timezone.now())
+    try:
+        m = scrape(client)
+    finally:
+        redis_client.delete(settings.INGEST_STREAM)
+    assert m["lwsmail_ingest_events_pending", ()] == 3
+    assert 500 <= m["lwsmail_ingest_lag_seconds", ()] < 560
+
+
 def test_blocks_in_force_and_started_are_reported_by_code(client, mailbox):
     spam_at(mailbox.address, timezone.now() - timedelta(hours=1), 1)  # L-SPAM00, ended
     spam_at(mailbox.address, timezone.now(), 1)
