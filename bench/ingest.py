@@ -9,16 +9,21 @@ of it named with `_empty`, made before the history goes in):
       stored and evaluated by the worker;
   (c) the endpoint's acknowledgement latency p50/p99 at a fixed rate, each counted from
       when its push was due (a push the client sent late counts as late);
-  (d) (b) again with 10^6 messages already stored.
+  (d) (b) again with 10^6 messages already stored;
+  (e) and (f): (b) and (d) the stream way, as docker-compose deploys it: each message
+      appended to the Redis stream as Rspamd's LWS_STREAM does (bench/streams.py), and
+      recorded by `manage.py ingest_stream`; its "ack" is the append Rspamd waits for.
 
-(a), (b) and (d) run side by side: Rspamd, and a web process and a worker on each database
-(Redis databases BENCH_BROKER_URL, default 14, and BENCH_EMPTY_BROKER_URL, default 12,
-flushed); each round scans the corpus and pushes it to each side, in the order (a) (b) (d),
-then (d) (b) (a), so that the machine's drift falls on what each ratio compares.
+(a), (b), (d), (e) and (f) run side by side: Rspamd, and a web process, a worker and a
+stream consumer on each database (Redis databases BENCH_BROKER_URL, default 14, and
+BENCH_EMPTY_BROKER_URL, default 12, flushed); each round scans the corpus and hands it to
+each side both ways, in the order (a) (b) (d) (e) (f), then backwards, so that the
+machine's drift falls on what each ratio compares.
 
-The last lines are `push/scan throughput ratio: X` and `panel/Rspamd CPU per message: Y`
-(the panel's processes per pushed message against Rspamd's per scan). `make bench-ingest`
-runs it.
+The last lines are `push/scan throughput ratio: X`, `stream/scan throughput ratio: X`,
+`panel/Rspamd CPU per message, HTTP push: Y` and `panel/Rspamd CPU per message: Y` (the
+stream way, the panel's processes per message against Rspamd's per scan). `make
+bench-ingest` runs it.
 """
 
 from __future__ import annotations
@@ -39,17 +44,23 @@ import psycopg
 import redis as redis_lib
 from common import (
     DEFAULT_DB,
-    ROOT,
     fill_history,
     process,
     quantile,
     recreate_database,
     setup_django,
 )
-from load import ROLES, cpu_by_role, cpu_ms_per_message, run_parallel
+from load import ROLES, cpu_by_role, cpu_ms_per_message, recorded_run, run_parallel
 from pushes import corpus, push_headers
-
-PASSWORD = "bench-ingest-password"
+from servers import (
+    ACCESS_MARK,
+    PASSWORD,
+    server_floor,
+    wait_listening,
+    web_command,
+    worker_command,
+)
+from streams import consumer_command, stream_run
 
 
 def scan_headers(item: dict) -> list[tuple[str, str]]:
@@ -135,97 +146,16 @@ def push_run(
 
     health = url.split("/api/", 1)[0] + "/healthz"
     _results, accepted = run_parallel(post, pairs, concurrency, health, on_start)
-    started = schedule["clock"]
     target = before + len(items)
-    while recorded() < target or stack.pending():
-        if time.perf_counter() - started > 600:
-            raise RuntimeError("the worker did not store every pushed message within 10 minutes")
-        time.sleep(0.05)
-    elapsed = time.perf_counter() - started
-    return {
-        "cpu_ms": cpu_ms_per_message(cpu_before, len(items)),
-        "elapsed": elapsed,
-        "messages": len(items),
-        "throughput": len(items) / elapsed,
-        "accept_rate": len(items) / accepted,
-        "ack_p50": statistics.median(acks) * 1e3,
-        "ack_p99": quantile(acks, 99) * 1e3,
-        "acks": acks,
-    }
-
-
-# Each access log line: the mark, the path, the time inside the server in µs.
-ACCESS_MARK = "lwsaccess /api/ingest/"
-
-
-def web_command(port: int, workers: int, work: Path, app: str = "lwsmail.wsgi") -> list[str]:
-    """gunicorn as deployed (gunicorn.conf.py) with `workers` processes, logging each
-    request's time inside the server (µs) to work/access.log."""
-    return [
-        *(str(ROOT / ".venv/bin/gunicorn"), app, "--bind", f"127.0.0.1:{port}"),
-        *("--pythonpath", str(ROOT / "bench")),
-        *("--config", str(ROOT / "gunicorn.conf.py"), "--workers", str(workers)),
-        *("--access-logfile", str(work / "access.log")),
-        *("--access-logformat", "lwsaccess %(U)s %(D)s"),
-    ]
-
-
-def worker_command(args: argparse.Namespace) -> list[str]:
-    # As deployed (docker-compose, docs/deploying.md): recording runs at a lower CPU priority than
-    # the acknowledgements Rspamd and the MTA wait for.
-    return [
-        *("nice", "-n", str(args.worker_nice), str(ROOT / ".venv/bin/celery")),
-        *("-A", "lwsmail", "worker", "--loglevel=WARNING"),
-        *(f"--concurrency={args.worker_concurrency}", "--without-gossip", "--without-mingle"),
-    ]
-
-
-def wait_listening(port: int, folder: Path) -> None:
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
-            return
-        except httpx.TransportError:
-            if time.monotonic() > deadline:
-                raise RuntimeError((folder / "web.log").read_text()) from None
-            time.sleep(0.2)
-
-
-def server_floor(
-    args: argparse.Namespace, items: list, verdicts: list, work: Path, env: dict
-) -> float:
-    """gunicorn's CPU per push as deployed, serving an application that only reads the
-    body (bench/noop_wsgi.py), the same pushes sent the same way: what the web server
-    costs before the panel does anything."""
-    from tests.harness.common import free_port
-
-    folder = work / "floor"
-    folder.mkdir()
-    port = free_port()
-    command = web_command(port, args.web_workers, folder, app="noop_wsgi:application")
-    with process(command, env=env, log=folder / "web.log"):
-        wait_listening(port, folder)
-        url = f"http://127.0.0.1:{port}/api/ingest/rspamd/"
-        authorization = "Basic " + base64.b64encode(f"rspamd:{PASSWORD}".encode()).decode()
-        pairs = [
-            {**push_headers(item, v, "N"), "Authorization": authorization}
-            for item, v in zip(items, verdicts, strict=True)
-        ]
-
-        def post(client: httpx.Client, n: int) -> None:
-            client.post(url, content=items[n]["raw"], headers=pairs[n]).raise_for_status()
-
-        run_parallel(post, range(min(300, len(items))), args.push_concurrency, url)
-        before: dict[str, float] = {}
-        run_parallel(
-            post,
-            range(len(items)),
-            args.push_concurrency,
-            url,
-            lambda: before.update(cpu_by_role()),
-        )
-        return cpu_ms_per_message(before, len(items)).get("web (gunicorn)", 0.0)
+    return recorded_run(
+        cpu_before=cpu_before,
+        messages=len(items),
+        started=schedule["clock"],
+        handed=accepted,
+        acks=acks,
+        done=lambda: recorded() >= target and not stack.pending(),
+        who="worker",
+    )
 
 
 def combined(runs: list[dict]) -> dict:
@@ -373,6 +303,9 @@ def main() -> None:
                 running.enter_context(
                     process(worker_command(args), env=side_env, log=folder / "worker.log")
                 )
+                running.enter_context(
+                    process(consumer_command(args), env=side_env, log=folder / "consumer.log")
+                )
                 stacks[side] = Stack(
                     f"http://127.0.0.1:{port}/api/ingest/rspamd/", database, redis_url
                 )
@@ -380,20 +313,33 @@ def main() -> None:
             # Warm-up: both pool processes import, compile templates and open connections.
             for side, stack in stacks.items():
                 push_run(stack, items[:300], verdicts[:300], f"W{side[0]}", args.push_concurrency)
-            runs: dict[str, list[dict]] = {"scan": [], "empty": [], "full": []}
+                stream_run(
+                    stack.redis_url,
+                    items[:300],
+                    verdicts[:300],
+                    f"V{side[0]}",
+                    args.push_concurrency,
+                )
+            steps = ("scan", "empty", "full", "stream-empty", "stream-full")
+            runs: dict[str, list[dict]] = {step: [] for step in steps}
             # Every round scans the corpus and pushes it to each side (new queue ids), in
             # the order scan, empty, full, then full, empty, scan: each pair that a ratio
             # compares stays side by side. Rounds of a slice each would weigh the last
             # messages' wait for the drain more.
             for r in range(args.rounds):
-                for step in ("scan", "empty", "full")[:: 1 if r % 2 == 0 else -1]:
+                for step in steps[:: 1 if r % 2 == 0 else -1]:
                     if step == "scan":
                         runs[step].append(scan_round())
                         continue
-                    prefix = f"{'B' if step == 'empty' else 'F'}{r}-"
-                    runs[step].append(
-                        push_run(stacks[step], items, verdicts, prefix, args.push_concurrency)
-                    )
+                    way, _, side = step.rpartition("-")
+                    prefix = f"{'S' if way else ''}{'B' if side == 'empty' else 'F'}{r}-"
+                    if way:
+                        run = stream_run(
+                            stacks[side].redis_url, items, verdicts, prefix, args.push_concurrency
+                        )
+                    else:
+                        run = push_run(stacks[side], items, verdicts, prefix, args.push_concurrency)
+                    runs[step].append(run)
             access = sides["empty"][2] / "access.log"
             offset = access.stat().st_size
             paced = push_run(
@@ -404,8 +350,13 @@ def main() -> None:
                 served = [
                     int(line.split()[2]) / 1e3 for line in log if line.startswith(ACCESS_MARK)
                 ]
+            paced_stream = stream_run(
+                stacks["empty"].redis_url, items[:1000], verdicts[:1000], "Q", 32, args.ack_rate
+            )
             floor = server_floor(args, items, verdicts, work, env)
-    empty, full = (combined(runs[side]) for side in ("empty", "full"))
+    empty, full, s_empty, s_full = (
+        combined(runs[side]) for side in ("empty", "full", "stream-empty", "stream-full")
+    )
     round_ratios = [
         f["throughput"] / e["throughput"] for e, f in zip(runs["empty"], runs["full"], strict=True)
     ]
@@ -437,27 +388,49 @@ def main() -> None:
             f"    the {args.rounds} rounds' (d)/(b)",
             f"{min(round_ratios):.2f} to {max(round_ratios):.2f}",
         ),
+        ("(e) stream way end to end (empty history)", f"{s_empty['throughput']:.0f} msg/s"),
+        ("    append rate alone", f"{s_empty['accept_rate']:.0f} msg/s"),
+        (
+            f"    append latency p50 at {args.ack_rate:.0f} msg/s",
+            f"{paced_stream['ack_p50']:.1f} ms",
+        ),
+        (
+            f"    append latency p99 at {args.ack_rate:.0f} msg/s",
+            f"{paced_stream['ack_p99']:.1f} ms",
+        ),
+        (
+            f"(f) stream way end to end ({args.history:,} stored)",
+            f"{s_full['throughput']:.0f} msg/s",
+        ),
+        ("(f)/(e)", f"{s_full['throughput'] / s_empty['throughput']:.2f}"),
     ]
     for name, value in rows:
         print(f"{name:<52}{value:>14}")
-    print("CPU per message, ms (from /proc):  (a) scan alone | (b) push path | (d) stored")
+    print(
+        "CPU per message, ms (from /proc): "
+        "(a) scan alone | (b) push | (d) stored | (e) stream | (f) stored"
+    )
+    columns = (scan_cpu, *(x["cpu_ms"] for x in (empty, full, s_empty, s_full)))
     for _, role in (*ROLES, ("", "bench client")):
-        scan, push = scan_cpu.get(role, 0.0), empty["cpu_ms"].get(role, 0.0)
-        stored = full["cpu_ms"].get(role, 0.0)
-        if scan or push or stored:
-            print(f"    {role:<34}{scan:>10.2f} |{push:>8.2f} |{stored:>8.2f}")
-    totals = [sum(x.values()) for x in (scan_cpu, empty["cpu_ms"], full["cpu_ms"])]
-    print(f"    {'all':<34}{totals[0]:>10.2f} |{totals[1]:>8.2f} |{totals[2]:>8.2f}")
-    print(f"    {'web server alone, a no-op app':<34}{'':>10} |{floor:>8.2f} |")
+        values = [column.get(role, 0.0) for column in columns]
+        if any(values):
+            print(f"    {role:<30}" + " |".join(f"{v:>8.2f}" for v in values))
+    totals = [sum(column.values()) for column in columns]
+    print(f"    {'all':<30}" + " |".join(f"{v:>8.2f}" for v in totals))
+    print(f"    {'web server alone, a no-op app':<30}{'':>8} |{floor:>8.2f} |")
     print(
         f"the {args.rounds} rounds' push/scan ratio: {min(push_scan):.2f} to {max(push_scan):.2f}"
     )
     print(f"push/scan throughput ratio: {empty['throughput'] / scan_rate:.2f}")
-    # The panel's processes (web, worker, PostgreSQL, Redis) per pushed message on the push
-    # path, against Rspamd's per scanned message alone (goal: 0.5 or less).
-    panel = sum(v for role, v in empty["cpu_ms"].items() if role not in ("Rspamd", "bench client"))
+    print(f"stream/scan throughput ratio: {s_empty['throughput'] / scan_rate:.2f}")
+    # The panel's processes (web, worker, consumer, PostgreSQL, Redis) per message, against
+    # Rspamd's per scanned message alone (goal: 0.5 or less), both ways in.
     rspamd = scan_cpu.get("Rspamd", 0.0)
-    print(f"panel/Rspamd CPU per message: {panel / rspamd:.2f}" if rspamd else "")
+    for label, run in ((", HTTP push", empty), ("", s_empty)):
+        panel = sum(
+            v for role, v in run["cpu_ms"].items() if role not in ("Rspamd", "bench client")
+        )
+        print(f"panel/Rspamd CPU per message{label}: {panel / rspamd:.2f}" if rspamd else "")
 
 
 if __name__ == "__main__":

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import os
 import queue
+import statistics
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+from common import quantile
 
 
 def run_parallel(
@@ -45,6 +47,7 @@ def run_parallel(
 ROLES = (
     ("gunicorn", "web (gunicorn)"),
     ("celery", "worker (celery)"),
+    ("ingest_stream", "consumer (ingest_stream)"),
     ("postgres", "PostgreSQL"),
     ("redis-server", "Redis"),
     ("rspamd", "Rspamd"),
@@ -76,3 +79,33 @@ def cpu_ms_per_message(before: dict[str, float], messages: int) -> dict[str, flo
     """Each role's CPU since `before` (cpu_by_role), in ms per message."""
     after = cpu_by_role()
     return {role: (after[role] - before.get(role, 0.0)) * 1e3 / messages for role in after}
+
+
+def recorded_run(
+    *,
+    cpu_before: dict[str, float],
+    messages: int,
+    started: float,
+    handed: float,
+    acks: list[float],
+    done,
+    who: str,
+) -> dict:
+    """Wait until `done()` (every message recorded, nothing left waiting), then one run's
+    figures: CPU per message, throughput end to end, the rate messages were handed over
+    (in `handed` seconds) and the acknowledgements' latency."""
+    while not done():
+        if time.perf_counter() - started > 600:
+            raise RuntimeError(f"the {who} did not record every message within 10 minutes")
+        time.sleep(0.05)
+    elapsed = time.perf_counter() - started
+    return {
+        "cpu_ms": cpu_ms_per_message(cpu_before, messages),
+        "elapsed": elapsed,
+        "messages": messages,
+        "throughput": messages / elapsed,
+        "accept_rate": messages / handed,
+        "ack_p50": statistics.median(acks) * 1e3,
+        "ack_p99": quantile(acks, 99) * 1e3,
+        "acks": acks,
+    }

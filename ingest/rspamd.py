@@ -50,7 +50,8 @@ def rspamd_check(
         "From": sender or "<>",
         "Queue-Id": queue_id or "",
         "Pass": "all",
-        # Read by deploy/rspamd/rspamd.local.lua: the blocked-senders rule stays out.
+        # Read by deploy/rspamd/rspamd.local.lua: the blocked-senders rule stays out, and
+        # the message is not appended to the ingest stream (LWS_STREAM).
         "Lwsmail-Panel-Scan": "1",
         # A scan the panel asked for must not come back through the metadata_exporter push,
         # and is of a message already sent: today's blocked-senders map does not apply.

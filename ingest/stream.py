@@ -129,8 +129,12 @@ def _read(
     (waiting up to block_ms); and whether they are read again."""
     stream = settings.INGEST_STREAM
     mine = client.xreadgroup(GROUP, consumer, {stream: "0"}, count=batch)
-    entries = [e for e in mine[0][1] if e[1]] if mine else []
-    if entries:
+    mine = mine[0][1] if mine else []
+    # An entry deleted while this consumer held it (by hand: XDEL, XTRIM) comes back
+    # without fields; acknowledged, it is no longer read again.
+    if gone := [entry_id for entry_id, fields in mine if not fields]:
+        client.xack(stream, GROUP, *gone)
+    if entries := [e for e in mine if e[1]]:
         return entries, True
     claimed = client.xautoclaim(stream, GROUP, consumer, CLAIM_IDLE_MS, "0-0", count=batch)
     # Entries deleted before they were claimed come back empty: nothing is left of them.

@@ -14,7 +14,7 @@ from tests.harness.common import ROOT, require_binary
 
 LONG_RUNNING = {
     *("postgres", "redis", "rspamd", "web", "worker", "beat", "policyd", "authpolicyd"),
-    "dovecot",
+    *("dovecot", "ingest"),
 }
 SECRETS = (
     "\nINGEST_PASSWORD=s3cret\nPOSTGRES_PASSWORD=pg0s3cret\n"
@@ -69,6 +69,15 @@ def test_rspamd_runs_the_shipped_config_pushing_to_the_panel_and_reading_its_red
     assert "--var=LWSMAIL_INGEST_PASSWORD=s3cret" in rspamd["command"]
     assert "--var=LWSMAIL_REDIS_SERVERS=redis:6379" in rspamd["command"]
     assert services["web"]["environment"]["REDIS_URL"] == "redis://redis:6379/0"
+
+
+def test_rspamd_appends_to_the_stream_the_ingest_service_records(services):
+    stream = services["ingest"]["environment"].get("INGEST_STREAM", "lwsmail:ingest:stream")
+    assert f"--var=LWSMAIL_INGEST_STREAM={stream}" in services["rspamd"]["command"]
+    assert services["ingest"]["command"][3:6] == ["python", "manage.py", "ingest_stream"]
+    assert services["ingest"]["depends_on"]["migrate"]["condition"] == (
+        "service_completed_successfully"
+    )
 
 
 def test_policyd_and_beat_run_the_projects_own_commands(services):

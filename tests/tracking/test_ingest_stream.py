@@ -244,3 +244,48 @@ def test_four_consumers_at_once_record_every_entry_once_and_leave_the_stream_emp
     queue_ids = list(OutboundMessage.objects.values_list("queue_id", flat=True))
     assert len(queue_ids) == len(set(queue_ids)) == 400
     assert redis_client.xlen(stream) == 0 and not IngestEvent.objects.exists()
+
+
+def test_the_command_touches_its_heartbeat_and_refuses_one_it_cannot_write(stream, tmp_path):
+    beat = tmp_path / "alive"
+    with connections_kept_open():
+        call_command("ingest_stream", "--until-empty", "--heartbeat", str(beat))
+    assert beat.exists()
+
+    with pytest.raises(CommandError, match=r"--heartbeat .*/missing/alive"):
+        call_command(
+            "ingest_stream", "--until-empty", "--heartbeat", str(tmp_path / "missing/alive")
+        )
+
+
+def test_the_panels_own_scans_are_not_appended(
+    stream_rspamd, stream, redis_client, settings, mailbox
+):
+    from ingest.rspamd import _client, rspamd_check
+
+    settings.RSPAMD_URL = stream_rspamd.url
+    _client.cache_clear()
+    try:
+        verdict = rspamd_check(
+            spam(mailbox.address),
+            sender=mailbox.address,
+            recipients=["friend@example.org"],
+            ip="203.0.113.9",
+            user=mailbox.address,
+            queue_id="OWN1",
+        )
+    finally:
+        _client.cache_clear()
+
+    assert verdict["score"] > 0
+    assert redis_client.xlen(stream) == 0
+
+
+def test_an_entry_deleted_by_hand_while_held_is_let_go(stream, redis_client, mailbox):
+    redis_client.xgroup_create(stream, GROUP, id="0", mkstream=True)
+    entry_id = redis_client.xadd(stream, entry(push_headers(sender=mailbox.address), b"x"))
+    redis_client.xreadgroup(GROUP, "test", {stream: ">"})
+    redis_client.xdel(stream, entry_id)
+
+    assert ingest_stream_consume(consumer="test", block_ms=0) == 0
+    assert redis_client.xpending(stream, GROUP)["pending"] == 0

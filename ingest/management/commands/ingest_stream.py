@@ -6,6 +6,7 @@ import os
 import signal
 import socket
 import threading
+from pathlib import Path
 
 import redis
 from django.conf import settings
@@ -38,16 +39,34 @@ class Command(BaseCommand):
             help="this consumer's name in the group (default: host:pid)",
         )
         parser.add_argument(
+            "--heartbeat",
+            type=Path,
+            help="a file touched before each read, at least every second (a health check)",
+        )
+        parser.add_argument(
             "--until-empty",
             action="store_true",
             help="stop once the stream has nothing left for this consumer",
         )
 
-    def handle(self, *args, batch: int, consumer: str, until_empty: bool, **options) -> None:
+    def handle(
+        self,
+        *args,
+        batch: int,
+        consumer: str,
+        until_empty: bool,
+        heartbeat: Path | None,
+        **options,
+    ) -> None:
         if not 1 <= batch <= 1000:
             raise CommandError("--batch must be between 1 and 1000")
         if not consumer.strip() or len(consumer) > 200:
             raise CommandError("--consumer must be a name of 1 to 200 characters")
+        if heartbeat is not None:
+            try:
+                heartbeat.touch()
+            except OSError as exc:
+                raise CommandError(f"--heartbeat {heartbeat}: {exc.strerror}") from None
         stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
@@ -57,6 +76,8 @@ class Command(BaseCommand):
         self.stdout.flush()
         total, backoff, previous = 0, 0.0, 0
         while not stop.is_set():
+            if heartbeat is not None:
+                os.utime(heartbeat)
             # Each batch as a request: connections past their age or broken are closed
             # around it (the signals Django's handler sends, which tests leave out).
             signals.request_started.send(sender=self.__class__)
