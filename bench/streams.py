@@ -5,6 +5,7 @@ ingest_stream` as deployed."""
 from __future__ import annotations
 
 import argparse
+import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -14,13 +15,16 @@ from common import ROOT
 from load import cpu_by_role, recorded_run
 from pushes import push_headers
 
-# deploy/rspamd/rspamd.local.lua's STREAM_ADD, as Rspamd sends it with each message.
-STREAM_ADD = """
-if redis.call('XLEN', KEYS[1]) >= tonumber(ARGV[1]) then
-  return redis.error_reply('FULL the ingest stream holds its maximum of entries')
-end
-return redis.call('XADD', KEYS[1], '*', unpack(ARGV, 2))
-"""
+
+def stream_add_script() -> str:
+    """The script Rspamd's LWS_STREAM sends with each message, read from the Lua it runs."""
+    lua = (ROOT / "deploy" / "rspamd" / "rspamd.local.lua").read_text()
+    match = re.search(r"local STREAM_ADD = \[\[\n(.*?)\]\]", lua, re.S)
+    if match is None:
+        raise RuntimeError("deploy/rspamd/rspamd.local.lua holds no STREAM_ADD script")
+    return match.group(1)
+
+
 STREAM = "lwsmail:ingest:stream"
 STREAM_MAX = 50_000
 
@@ -56,6 +60,7 @@ def stream_run(
     from hosting.counters import KEY
 
     redis = redis_lib.Redis.from_url(redis_url)
+    script = stream_add_script()
     todo = [
         (i, entry_args(item, v, prefix))
         for i, (item, v) in enumerate(zip(items, verdicts, strict=True))
@@ -76,7 +81,7 @@ def stream_run(
             if due > time.perf_counter():
                 time.sleep(due - time.perf_counter())
         # EVAL with the script's text each time, as Rspamd's lua_redis sends it.
-        clients.redis.eval(STREAM_ADD, 1, STREAM, *arguments)
+        clients.redis.eval(script, 1, STREAM, *arguments)
         adds.append(time.perf_counter() - due)
 
     with ThreadPoolExecutor(concurrency) as pool:
