@@ -289,3 +289,10 @@ def test_an_entry_deleted_by_hand_while_held_is_let_go(stream, redis_client, mai
 
     assert ingest_stream_consume(consumer="test", block_ms=0) == 0
     assert redis_client.xpending(stream, GROUP)["pending"] == 0
+
+
+def test_the_command_says_so_when_the_streams_key_holds_something_else(stream, redis_client):
+    redis_client.set(stream, "not a stream")
+
+    with connections_kept_open(), pytest.raises(CommandError, match="ingest: WRONGTYPE"):
+        call_command("ingest_stream", "--until-empty")

@@ -91,6 +91,9 @@ class Command(BaseCommand):
                 connection.close()
                 stop.wait(backoff)
                 continue
+            except redis.ResponseError as exc:
+                # Not a passing trouble: the key holds something else, or Redis refuses.
+                raise CommandError(f"{settings.INGEST_STREAM}: {exc}") from exc
             finally:
                 signals.request_finished.send(sender=self.__class__)
             backoff = 0.0
