@@ -341,11 +341,12 @@ def _claim_and_record(which: Q, batch: int) -> tuple[int, int]:
         recorded = events_record(claimed, park=_park_claimed)
         IngestEvent.objects.filter(pk__in=[e.pk for e in recorded]).delete()
         if recorded:
-            transaction.on_commit(lambda: _counted(len(recorded)))
+            transaction.on_commit(lambda: recorded_count(len(recorded)))
         return len(claimed), len(recorded)
 
 
-def _counted(n: int) -> None:
+def recorded_count(n: int) -> None:
+    """Count `n` recorded messages in the metrics (a total and this minute's)."""
     count("ingest_recorded", n)
     count_minute("ingest_recorded", n)
 

@@ -22,9 +22,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from hosting.counters import count, count_minute
+from hosting.counters import count
 from hosting.redis import client as redis_client
-from ingest.events import PUSH_PREFIX, Claimed, events_record, push_meta
+from ingest.events import BATCH, PUSH_PREFIX, Claimed, events_record, push_meta, recorded_count
 from ingest.parsing import InvalidReport
 from tracking.mime import clean_text
 from tracking.models import IngestEvent
@@ -145,7 +145,7 @@ def _read(
     return (new[0][1] if new else []), False
 
 
-def ingest_stream_consume(*, consumer: str, batch: int = 200, block_ms: int = 1000) -> int:
+def ingest_stream_consume(*, consumer: str, batch: int = BATCH, block_ms: int = 1000) -> int:
     """Record one batch of the stream's entries in one transaction, then acknowledge and
     delete them; returns how many entries were taken (0: none came within block_ms)."""
     client = redis_client()
@@ -181,6 +181,5 @@ def ingest_stream_consume(*, consumer: str, batch: int = 200, block_ms: int = 10
     pipe.xdel(settings.INGEST_STREAM, *ids)
     pipe.execute()
     if recorded:
-        count("ingest_recorded", len(recorded))
-        count_minute("ingest_recorded", len(recorded))
+        recorded_count(len(recorded))
     return len(entries)
